@@ -1,0 +1,12 @@
+"""The test suite: fast hashing, in-memory email, DEBUG on for the dev default key."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+from .base import *  # noqa: F403
+
+DEBUG = False  # tests see the app as a visitor would; templates still get the debug key above
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_USE_FINDERS = True

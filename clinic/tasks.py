@@ -1,0 +1,24 @@
+"""Clinic-wide Celery tasks: a heartbeat for beat and a ping for round-trip checks."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="clinic.tasks.heartbeat", ignore_result=True)
+def heartbeat() -> str:
+    """Logs that beat and a worker are alive; safe to run any number of times."""
+    now = timezone.now().isoformat()
+    logger.info("heartbeat %s", now)
+    return now
+
+
+@shared_task(name="clinic.tasks.ping")
+def ping(token: str) -> str:
+    """Echo a token back: proves a message went through the broker to a worker."""
+    return f"pong:{token}"

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core import serializers
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from clinic.demo import DEMO_PASSWORD
+from clinic.models import Location, Room, StaffMember, User
+from clinic.roles import Role, roles_of
+from patients.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+OUR_APPS = ("clinic", "patients", "treatments", "bookings", "aftercare", "auth")
+
+
+def snapshot() -> str:
+    objects = []
+    for label in OUR_APPS:
+        for model in apps.get_app_config(label).get_models():
+            objects.extend(model._default_manager.order_by("pk"))
+    return serializers.serialize("json", objects)
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_creates_the_demo_clinic_and_logins():
+    call_command("seed_demo", stdout=StringIO())
+    assert Location.objects.count() == 1
+    assert Room.objects.filter(kind=Room.Kind.TREATMENT).count() == 2
+    assert StaffMember.objects.filter(role=Role.CONSULTANT).count() == 1
+    assert StaffMember.objects.filter(role=Role.NURSE).count() == 2
+    assert Patient.objects.count() == 3
+    for email, role in [
+        ("patient@example.com", Role.PATIENT),
+        ("nurse@example.com", Role.NURSE),
+        ("consultant@example.com", Role.CONSULTANT),
+        ("admin@example.com", Role.CLINIC_ADMIN),
+    ]:
+        user = User.objects.get(email=email)
+        assert user.check_password(DEMO_PASSWORD)
+        assert role in roles_of(user)
+    assert User.objects.get(email="admin@example.com").is_superuser
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_twice_changes_nothing():
+    call_command("seed_demo", stdout=StringIO())
+    first = snapshot()
+    call_command("seed_demo", stdout=StringIO())
+    assert snapshot() == first
+
+
+@override_settings(DEBUG=False)
+def test_seed_demo_refuses_to_run_with_debug_off():
+    with pytest.raises(CommandError, match="only runs with DEBUG on"):
+        call_command("seed_demo")
+    assert not User.objects.filter(email="patient@example.com").exists()
