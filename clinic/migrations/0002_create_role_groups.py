@@ -4,7 +4,6 @@ Safe to run again: groups are fetched or created, permissions added, never remov
 Later migrations add the permissions of models that do not exist yet.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 ROLE_PERMISSIONS = {
@@ -39,27 +38,10 @@ ROLE_PERMISSIONS = {
 }
 
 
-def ensure_permissions_exist(apps):
-    # Permissions are normally made after migrate finishes; make them now so the
-    # groups below can point at them on a fresh database.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-
-
 def create_role_groups(apps, schema_editor):
-    ensure_permissions_exist(apps)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codes in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for code in codes:
-            app_label, codename = code.split(".")
-            permission = Permission.objects.get(
-                content_type__app_label=app_label, codename=codename
-            )
-            group.permissions.add(permission)
+    from clinic.migrations import _permissions
+
+    _permissions.grant(apps, ROLE_PERMISSIONS)
 
 
 class Migration(migrations.Migration):
