@@ -17,5 +17,8 @@ urlpatterns = [
     ),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("my/", include("patients.urls")),
+    path("staff/diary/", include("bookings.urls")),
+    path("staff/", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

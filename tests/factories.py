@@ -85,3 +85,73 @@ class ConsultantFactory(StaffMemberFactory):
 
 class ClinicAdminFactory(StaffMemberFactory):
     role = StaffMember.StaffRole.CLINIC_ADMIN
+
+
+# --- clinical ---------------------------------------------------------------------------
+
+from datetime import datetime, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from bookings.models import Appointment  # noqa: E402
+from patients.models import Screening  # noqa: E402
+from treatments.models import Course, Legs, Treatment  # noqa: E402
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+    """An aware datetime in the clinic's zone (Europe/London in tests)."""
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
+
+
+def treatment(slug: str) -> Treatment:
+    """A row of the seeded catalogue (migration treatments/0002)."""
+    return Treatment.objects.get(slug=slug)
+
+
+class ConsultingRoomFactory(RoomFactory):
+    name = factory.Sequence(lambda n: f"Consulting room {n}")
+    kind = Room.Kind.CONSULTING
+
+
+class ScreeningFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Screening
+
+    patient = factory.SubFactory(PatientFactory)
+    submitted_at = factory.LazyFunction(lambda: datetime.now(tz=LONDON))
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """A consultation in the diary (status booked unless told otherwise)."""
+
+    class Meta:
+        model = Appointment
+
+    patient = factory.SubFactory(PatientFactory)
+    treatment = factory.LazyFunction(lambda: treatment("initial-consultation"))
+    start = factory.Sequence(lambda n: local(2026, 3, 2, 9) + timedelta(minutes=30 * n))
+    end = factory.LazyAttribute(lambda o: o.start + timedelta(minutes=30))
+    consultant = factory.SubFactory(ConsultantFactory)
+    room = factory.SubFactory(ConsultingRoomFactory)
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    """A planned course of microsclerotherapy on both legs, 3 sessions, 28-day gap."""
+
+    class Meta:
+        model = Course
+
+    patient = factory.SubFactory(PatientFactory)
+    treatment = factory.LazyFunction(lambda: treatment("microsclerotherapy"))
+    consultant = factory.SubFactory(ConsultantFactory)
+    consultation = factory.SubFactory(
+        AppointmentFactory,
+        patient=factory.SelfAttribute("..patient"),
+        consultant=factory.SelfAttribute("..consultant"),
+        status=Appointment.Status.COMPLETED,
+    )
+    planned_sessions = 3
+    min_gap_days = 28
+    legs = Legs.BOTH
+    treated_areas = factory.LazyFunction(lambda: ["left_calf_back_medial", "right_knee_back"])

@@ -1,0 +1,231 @@
+"""Reads for the staff screens. Each runs a fixed number of queries whatever the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from bookings.models import Appointment
+from clinic.models import StaffMember, User
+from patients.models import Screening
+
+from .models import ConsentForm, Course, SessionRecord, SignedConsent, Treatment
+from .services import ConsentState, consent_state, local_date
+
+
+def staff_member_for(user: User) -> StaffMember | None:
+    """The acting user's staff record (None for patients and visitors)."""
+    if not user.is_authenticated:
+        return None
+    return StaffMember.objects.select_related("user").filter(user=user, is_active=True).first()
+
+
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Start and end of a calendar day in the clinic's zone, as aware datetimes.
+
+    On the days the clocks change a local day is 23 or 25 hours long; building both
+    ends from local midnights gets that right.
+    """
+    zone = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
+
+
+def current_consent_forms() -> dict[int, ConsentForm]:
+    """treatment id -> its current consent form (one query for every treatment)."""
+    now = timezone.now()
+    forms: dict[int, ConsentForm] = {}
+    for form in ConsentForm.objects.filter(
+        published_at__isnull=False, effective_from__lte=now
+    ).order_by("treatment_id", "-version"):
+        forms.setdefault(form.treatment_id, form)
+    return forms
+
+
+_STANDING_CONSENTS = Prefetch(
+    "course__consents",
+    queryset=SignedConsent.objects.filter(withdrawn_at__isnull=True).select_related("form"),
+    to_attr="standing_consents",
+)
+
+
+@dataclass
+class DayListEntry:
+    session: SessionRecord
+    consent_state: str
+
+    @property
+    def consent_label(self) -> str:
+        return ConsentState.LABELS[self.consent_state]
+
+    @property
+    def appointment(self) -> Appointment:
+        return self.session.appointment
+
+
+def day_list(*, day: date) -> list[DayListEntry]:
+    """The treatment sessions on a local day, in time order, each with its consent state."""
+    start, end = local_day_bounds(day)
+    sessions = (
+        SessionRecord.objects.filter(appointment__start__gte=start, appointment__start__lt=end)
+        .exclude(appointment__status=Appointment.Status.CANCELLED)
+        .select_related(
+            "appointment__room",
+            "appointment__patient__user",
+            "course__treatment",
+            "consultant__user",
+            "nurse__user",
+        )
+        .prefetch_related(_STANDING_CONSENTS)
+        .order_by("appointment__start", "appointment__room__name")
+    )
+    forms = current_consent_forms()
+    return [
+        DayListEntry(
+            session=s,
+            consent_state=consent_state(
+                current_form=forms.get(s.course.treatment_id),
+                standing=s.course.standing_consents,  # type: ignore[attr-defined]
+            ),
+        )
+        for s in sessions
+    ]
+
+
+def session_detail(*, pk: int) -> SessionRecord:
+    """One session with everything its screen shows (raises DoesNotExist)."""
+    return (
+        SessionRecord.objects.select_related(
+            "appointment__room",
+            "appointment__patient__user",
+            "course__treatment",
+            "course__patient__user",
+            "consultant__user",
+            "nurse__user",
+            "consent__form",
+        )
+        .prefetch_related(
+            _STANDING_CONSENTS,
+            "stockings__fitted_by__user",
+            "adverse_events__recorded_by__user",
+        )
+        .get(pk=pk)
+    )
+
+
+@dataclass
+class TimelineEntry:
+    session: SessionRecord
+    day: date
+    weeks_since_previous: float | None
+
+
+@dataclass
+class CourseReview:
+    course: Course
+    timeline: list[TimelineEntry]
+    screening: Screening | None
+    consents: list[SignedConsent]
+    current_form: ConsentForm | None
+    consent_state: str
+    extensions: list = field(default_factory=list)
+    completed_sessions: int = 0
+
+    @property
+    def consent_label(self) -> str:
+        return ConsentState.LABELS[self.consent_state]
+
+    @property
+    def adverse_events(self) -> list:
+        return [e for entry in self.timeline for e in entry.session.adverse_events.all()]
+
+
+def course_review(*, pk: int) -> CourseReview:
+    """A course with its sessions as a timeline (gaps in weeks), consents and screening."""
+    course = (
+        Course.objects.select_related(
+            "patient__user", "treatment", "consultant__user", "consultation"
+        )
+        .prefetch_related(
+            Prefetch(
+                "sessions",
+                queryset=SessionRecord.objects.select_related(
+                    "appointment", "consultant__user", "nurse__user"
+                )
+                .prefetch_related("stockings", "adverse_events")
+                .order_by("number", "appointment__start"),
+            ),
+            Prefetch(
+                "consents",
+                queryset=SignedConsent.objects.select_related("form", "witnessed_by__user"),
+            ),
+            Prefetch("extensions", queryset=_extensions()),
+        )
+        .get(pk=pk)
+    )
+    timeline: list[TimelineEntry] = []
+    previous_day: date | None = None
+    for session in course.sessions.all():
+        day = local_date(session.appointment.start)
+        weeks = None
+        if previous_day is not None and session.status != SessionRecord.Status.ABANDONED:
+            weeks = round((day - previous_day).days / 7, 1)
+        if session.status != SessionRecord.Status.ABANDONED:
+            previous_day = day
+        timeline.append(TimelineEntry(session=session, day=day, weeks_since_previous=weeks))
+    consents = list(course.consents.all())
+    current = (
+        ConsentForm.objects.filter(
+            treatment_id=course.treatment_id,
+            published_at__isnull=False,
+            effective_from__lte=timezone.now(),
+        )
+        .order_by("-version")
+        .first()
+    )
+    screening = Screening.objects.filter(patient_id=course.patient_id).first()
+    return CourseReview(
+        course=course,
+        timeline=timeline,
+        screening=screening,
+        consents=consents,
+        current_form=current,
+        consent_state=consent_state(
+            current_form=current, standing=[c for c in consents if c.is_standing]
+        ),
+        extensions=list(course.extensions.all()),
+        completed_sessions=sum(
+            1 for t in timeline if t.session.status == SessionRecord.Status.COMPLETED
+        ),
+    )
+
+
+def _extensions() -> QuerySet:
+    from .models import CourseExtension
+
+    return CourseExtension.objects.select_related("extended_by__user")
+
+
+def consultations_awaiting_plan() -> QuerySet[Appointment]:
+    """Completed consultations that no course has been planned from yet."""
+    return (
+        Appointment.objects.filter(
+            treatment__kind=Treatment.Kind.CONSULTATION,
+            status=Appointment.Status.COMPLETED,
+            planned_courses__isnull=True,
+        )
+        .select_related("patient__user", "consultant__user", "patient__screening")
+        .order_by("-start")
+    )
+
+
+def open_courses() -> QuerySet[Course]:
+    return (
+        Course.objects.filter(status__in=[Course.Status.PLANNED, Course.Status.ACTIVE])
+        .select_related("patient__user", "treatment", "consultant__user")
+        .order_by("patient__user__last_name")
+    )
