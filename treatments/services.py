@@ -24,9 +24,9 @@ what and when.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -628,8 +628,9 @@ def session_start(*, session: SessionRecord, by: StaffMember) -> SessionRecord:
     course = _locked_course(session.course)
     if course.status == CourseStatus.PLANNED:
         _move_course(course, CourseStatus.ACTIVE)
+    session.course = course
     if session.appointment.status == Appointment.Status.BOOKED:
-        appointment_set_status(
+        session.appointment = appointment_set_status(
             appointment=session.appointment, status=Appointment.Status.CHECKED_IN
         )
     return session
@@ -686,7 +687,8 @@ def session_record(*, session: SessionRecord, by: StaffMember, **fields: Any) ->
         )
     if "treated_areas" in fields or "legs_treated" in fields:
         legs = fields.get("legs_treated", session.legs_treated)
-        areas = list(fields.get("treated_areas", session.treated_areas) or [])
+        areas = fields.get("treated_areas", session.treated_areas)
+        areas = [] if areas is None else areas
         try:
             validate_zones(areas)
         except Exception as exc:
@@ -695,26 +697,35 @@ def session_record(*, session: SessionRecord, by: StaffMember, **fields: Any) ->
             _check_areas_on_legs(areas, legs)
         fields["treated_areas"] = areas
     for name, value in fields.items():
-        setattr(session, name, value)
+        setattr(session, name, _clean_session_value(session, name, value))
     if session.status in (SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED):
         _require_team(session)
-    _validate_session_numbers(session)
     session.save()
     return session
 
 
-def _validate_session_numbers(session: SessionRecord) -> None:
-    checks = [
-        ("concentration_percent", Decimal("0.05"), Decimal("3"), "Concentration is 0.05–3 %."),
-        ("total_volume_ml", Decimal("0.01"), Decimal("20"), "Total volume is 0.01–20 mL."),
-        ("injections", 0, 500, "Number of injections is 0–500."),
-        ("discomfort", 0, 10, "Discomfort is scored 0–10."),
-        ("discharge_walk_minutes", 0, 240, "Walk minutes are 0–240."),
-    ]
-    for name, low, high, message in checks:
-        value = getattr(session, name)
-        if value is not None and not (low <= value <= high):
-            raise DomainError(message)
+_FIELD_MESSAGES = {
+    "concentration_percent": "Concentration is 0.05–3 %.",
+    "total_volume_ml": "Total volume is 0.01–20 mL.",
+    "injections": "Number of injections is 0–500.",
+    "discomfort": "Discomfort is scored 0–10.",
+    "discharge_walk_minutes": "Walk minutes are 0–240.",
+    "legs_treated": "Choose the left leg, the right leg or both.",
+}
+
+
+def _clean_session_value(session: SessionRecord, name: str, value: Any) -> Any:
+    """Turn a recorded value into the field's type, inside the field's limits."""
+    model_field = SessionRecord._meta.get_field(name)
+    if value == "" and model_field.null:
+        value = None
+    try:
+        return model_field.clean(value, session)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        message = _FIELD_MESSAGES.get(name) or f"{model_field.verbose_name}: " + " ".join(
+            exc.messages
+        )
+        raise DomainError(message) from exc
 
 
 @transaction.atomic
@@ -821,7 +832,9 @@ def session_complete(*, session: SessionRecord, by: StaffMember) -> SessionRecor
     session.completed_at = timezone.now()
     session.save(update_fields=["status", "completed_at"])
     if session.appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN):
-        appointment_set_status(appointment=session.appointment, status=Appointment.Status.COMPLETED)
+        session.appointment = appointment_set_status(
+            appointment=session.appointment, status=Appointment.Status.COMPLETED
+        )
     course = _locked_course(session.course)
     done = course.sessions.filter(status=SessionStatus.COMPLETED).count()
     if course.status == CourseStatus.PLANNED:
@@ -832,6 +845,7 @@ def session_complete(*, session: SessionRecord, by: StaffMember) -> SessionRecor
             CourseStatus.COMPLETED,
             reason=f"All {course.planned_sessions} planned sessions completed.",
         )
+    session.course = course
     return session
 
 
@@ -852,5 +866,7 @@ def session_abandon(*, session: SessionRecord, by: StaffMember, reason: str) -> 
     session.abandoned_reason = reason
     session.save(update_fields=["status", "abandoned_reason"])
     if session.appointment.status == Appointment.Status.BOOKED:
-        appointment_set_status(appointment=session.appointment, status=Appointment.Status.CANCELLED)
+        session.appointment = appointment_set_status(
+            appointment=session.appointment, status=Appointment.Status.CANCELLED
+        )
     return session
