@@ -5,10 +5,28 @@ Every step is get-or-create, so running the seed twice changes nothing.
 
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import date, datetime, time, timedelta
 
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.models import Appointment
+from bookings.services import appointment_create, appointment_set_status
 from patients.models import Patient
-from patients.services import patient_sign_up
+from patients.services import patient_sign_up, screening_submit
+from treatments.models import Course, Legs, SignedConsent, Treatment
+from treatments.services import (
+    consent_current_form,
+    consent_sign,
+    course_plan,
+    session_add_adverse_event,
+    session_complete,
+    session_confirm_consent,
+    session_fit_stocking,
+    session_record,
+    session_schedule,
+    session_start,
+)
 
 from .models import Location, Room, StaffMember, User
 from .services import staff_member_create, staff_member_save
@@ -83,7 +101,126 @@ def seed_people(location: Location) -> None:
             patient_sign_up(email=email, first_name=first, last_name=last, password=DEMO_PASSWORD)
 
 
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def _consultation(patient: Patient, day: date, room: Room, consultant: StaffMember) -> Appointment:
+    appointment = appointment_create(
+        patient=patient,
+        treatment=Treatment.objects.get(slug="initial-consultation"),
+        start=_at(day, 9),
+        minutes=30,
+        consultant=consultant,
+        room=room,
+    )
+    return appointment_set_status(appointment=appointment, status=Appointment.Status.COMPLETED)
+
+
+def seed_journeys(location: Location) -> None:
+    """Three patients at different points of the journey, so every screen has something.
+
+    - patient@: one session done five weeks ago, the window for the next one is open;
+    - patient2@: session 1 is today and the consent form is not signed yet;
+    - patient3@: consultation done, but a screening answer awaits the consultant's review.
+    """
+    consultant = StaffMember.objects.get(user__email="consultant@example.com")
+    nurse = StaffMember.objects.get(user__email="nurse@example.com")
+    consulting = Room.objects.get(location=location, name="Consulting room")
+    treatment_room = Room.objects.get(location=location, name="Treatment room 1")
+    micro = Treatment.objects.get(slug="microsclerotherapy")
+    today = timezone.localdate()
+
+    helen = Patient.objects.get(user__email="patient@example.com")
+    if not Course.objects.filter(patient=helen).exists():
+        screening_submit(patient=helen, answers={})
+        consultation = _consultation(helen, today - timedelta(days=70), consulting, consultant)
+        course = course_plan(
+            consultation=consultation,
+            consultant=consultant,
+            treatment=micro,
+            planned_sessions=3,
+            legs=Legs.BOTH,
+            treated_areas=["left_calf_back_medial", "right_thigh_front_lateral", "right_knee_back"],
+            plan_notes="Avoid long-haul flights for four weeks after each session.",
+        )
+        form = consent_current_form(micro)
+        if form is None:
+            raise RuntimeError("No consent form is published for microsclerotherapy; migrate.")
+        consent_sign(
+            course=course,
+            form=form,
+            typed_name=helen.full_name,
+            statements_accepted=list(form.statements),
+            method=SignedConsent.Method.ONLINE,
+        )
+        session = session_schedule(
+            course=course,
+            start=_at(today - timedelta(days=35), 10),
+            minutes=45,
+            consultant=consultant,
+            nurse=nurse,
+            room=treatment_room,
+            music_request="Quiet jazz",
+        )
+        session_confirm_consent(session=session, nurse=nurse)
+        session_start(session=session, by=nurse)
+        session_record(
+            session=session,
+            by=nurse,
+            treated_areas=["left_calf_back_medial", "right_thigh_front_lateral"],
+            concentration_percent="0.5",
+            total_volume_ml="3.5",
+            injections=24,
+            discomfort=3,
+            discharge_walk_minutes=12,
+            notes="Tolerated well. Mild stinging on the right thigh.",
+        )
+        for leg in Legs.sides(Legs.BOTH):
+            session_fit_stocking(
+                session=session, by=nurse, leg=leg, compression_class="2", length="thigh"
+            )
+        session_add_adverse_event(
+            session=session,
+            by=nurse,
+            kind="bruising",
+            severity="mild",
+            action_taken="Reassured; expected to fade within two weeks.",
+        )
+        session_complete(session=session, by=nurse)
+
+    priya = Patient.objects.get(user__email="patient2@example.com")
+    if not Course.objects.filter(patient=priya).exists():
+        screening_submit(patient=priya, answers={"medicines": "Cetirizine in summer"})
+        consultation = _consultation(priya, today - timedelta(days=21), consulting, consultant)
+        course = course_plan(
+            consultation=consultation,
+            consultant=consultant,
+            treatment=micro,
+            planned_sessions=2,
+            legs=Legs.LEFT,
+            treated_areas=["left_thigh_back_lateral", "left_knee_back"],
+        )
+        session_schedule(
+            course=course,
+            start=_at(today, 14),
+            minutes=30,
+            consultant=consultant,
+            nurse=nurse,
+            room=treatment_room,
+        )
+
+    margaret = Patient.objects.get(user__email="patient3@example.com")
+    if not Appointment.objects.filter(patient=margaret).exists():
+        screening_submit(
+            patient=margaret,
+            answers={"past_dvt_or_pe": True, "other_conditions": "Clot in the left calf in 2019."},
+        )
+        _consultation(margaret, today - timedelta(days=7), consulting, consultant)
+
+
 @transaction.atomic
 def seed_demo() -> None:
     location = seed_location()
     seed_people(location)
+    seed_journeys(location)

@@ -59,3 +59,24 @@ def test_seed_demo_refuses_to_run_with_debug_off():
     with pytest.raises(CommandError, match="only runs with DEBUG on"):
         call_command("seed_demo")
     assert not User.objects.filter(email="patient@example.com").exists()
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_gives_every_screen_something_real():
+    from django.utils import timezone
+
+    from treatments.models import Course, SessionRecord
+    from treatments.selectors import day_list
+    from treatments.services import earliest_next_session_date
+
+    call_command("seed_demo", stdout=StringIO())
+    mid = Course.objects.get(patient__user__email="patient@example.com")
+    assert mid.sessions.filter(status=SessionRecord.Status.COMPLETED).count() == 1
+    assert earliest_next_session_date(mid) <= timezone.localdate()  # next window is open
+
+    today = day_list(day=timezone.localdate())
+    assert [e.session.course.patient.user.email for e in today] == ["patient2@example.com"]
+    assert today[0].consent_state == "needs_signing"
+
+    flagged = Patient.objects.get(user__email="patient3@example.com").screening
+    assert flagged.needs_review
