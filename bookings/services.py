@@ -135,7 +135,7 @@ def appointment_create(
 @transaction.atomic
 def appointment_set_status(*, appointment: Appointment, status: str) -> Appointment:
     """Move an appointment to its next status, if the transition map allows it."""
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
     if status == appointment.status:
         return appointment
     allowed = APPOINTMENT_TRANSITIONS.get(appointment.status, set())

@@ -52,7 +52,7 @@ def screening_submit(*, patient: Patient, answers: dict[str, object]) -> Screeni
     unknown = set(answers) - set(SCREENING_ANSWER_FIELDS)
     if unknown:
         raise DomainError(f"Unknown screening question: {', '.join(sorted(unknown))}.")
-    screening = Screening.objects.select_for_update().filter(patient=patient).first()
+    screening = Screening.objects.select_for_update(of=("self",)).filter(patient=patient).first()
     if screening is not None and screening.is_reviewed:
         raise DomainError(
             "A consultant has already reviewed your answers. If something has changed, "
@@ -74,7 +74,7 @@ def screening_review(*, screening: Screening, consultant: StaffMember, notes: st
     """A consultant reviews the answers; planning may then go ahead."""
     if not consultant.is_active or consultant.role != StaffMember.StaffRole.CONSULTANT:
         raise PermissionRefused("Only a consultant can review a screening.")
-    screening = Screening.objects.select_for_update().get(pk=screening.pk)
+    screening = Screening.objects.select_for_update(of=("self",)).get(pk=screening.pk)
     if screening.is_reviewed:
         raise DomainError("This screening has already been reviewed.")
     notes = (notes or "").strip()

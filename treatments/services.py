@@ -116,7 +116,7 @@ def _move_session(session: SessionRecord, to: str) -> None:
 
 def _locked_course(course: Course) -> Course:
     return (
-        Course.objects.select_for_update()
+        Course.objects.select_for_update(of=("self",))
         .select_related("treatment", "patient__user")
         .get(pk=course.pk)
     )
@@ -124,7 +124,7 @@ def _locked_course(course: Course) -> Course:
 
 def _locked_session(session: SessionRecord) -> SessionRecord:
     return (
-        SessionRecord.objects.select_for_update()
+        SessionRecord.objects.select_for_update(of=("self",))
         .select_related("course__treatment", "course__patient__user", "appointment", "consent")
         .get(pk=session.pk)
     )
@@ -530,7 +530,7 @@ def consent_sign(
 @transaction.atomic
 def consent_withdraw(*, consent: SignedConsent, reason: str) -> SignedConsent:
     """A patient withdraws consent; the record stays, marked withdrawn with the reason."""
-    consent = SignedConsent.objects.select_for_update().get(pk=consent.pk)
+    consent = SignedConsent.objects.select_for_update(of=("self",)).get(pk=consent.pk)
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Give the reason for withdrawing consent.")
@@ -545,7 +545,7 @@ def consent_withdraw(*, consent: SignedConsent, reason: str) -> SignedConsent:
 @transaction.atomic
 def consent_form_publish(*, form: ConsentForm) -> ConsentForm:
     """Publish a draft version. Once published it is never edited: a change is a new version."""
-    form = ConsentForm.objects.select_for_update().get(pk=form.pk)
+    form = ConsentForm.objects.select_for_update(of=("self",)).get(pk=form.pk)
     if form.is_published:
         raise DomainError("This version is already published.")
     if not form.body.strip() or not form.statements:
