@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from bookings.models import Appointment
@@ -717,10 +717,12 @@ _FIELD_MESSAGES = {
 def _clean_session_value(session: SessionRecord, name: str, value: Any) -> Any:
     """Turn a recorded value into the field's type, inside the field's limits."""
     model_field = SessionRecord._meta.get_field(name)
+    if not isinstance(model_field, models.Field):
+        raise DomainError(f"{name} cannot be recorded here.")
     if value == "" and model_field.null:
         value = None
     try:
-        return model_field.clean(value, session)  # type: ignore[attr-defined]
+        return model_field.clean(value, session)
     except ValidationError as exc:
         message = _FIELD_MESSAGES.get(name) or f"{model_field.verbose_name}: " + " ".join(
             exc.messages
