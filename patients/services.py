@@ -70,9 +70,15 @@ def screening_submit(*, patient: Patient, answers: dict[str, object]) -> Screeni
 
 
 @transaction.atomic
-def screening_review(*, screening: Screening, consultant: StaffMember, notes: str) -> Screening:
+def screening_review(
+    *, screening: Screening, consultant: StaffMember | None, notes: str
+) -> Screening:
     """A consultant reviews the answers; planning may then go ahead."""
-    if not consultant.is_active or consultant.role != StaffMember.StaffRole.CONSULTANT:
+    if (
+        consultant is None
+        or not consultant.is_active
+        or consultant.role != StaffMember.StaffRole.CONSULTANT
+    ):
         raise PermissionRefused("Only a consultant can review a screening.")
     screening = Screening.objects.select_for_update(of=("self",)).get(pk=screening.pk)
     if screening.is_reviewed:

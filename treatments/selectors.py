@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Appointment
@@ -121,7 +121,14 @@ def session_detail(*, pk: int) -> SessionRecord:
 class TimelineEntry:
     session: SessionRecord
     day: date
-    weeks_since_previous: float | None
+    days_since_previous: int | None
+    below_minimum_gap: bool = False
+
+    @property
+    def weeks_since_previous(self) -> float | None:
+        if self.days_since_previous is None:
+            return None
+        return round(self.days_since_previous / 7, 1)
 
 
 @dataclass
@@ -171,12 +178,19 @@ def course_review(*, pk: int) -> CourseReview:
     previous_day: date | None = None
     for session in course.sessions.all():
         day = local_date(session.appointment.start)
-        weeks = None
+        gap_days = None
         if previous_day is not None and session.status != SessionRecord.Status.ABANDONED:
-            weeks = round((day - previous_day).days / 7, 1)
+            gap_days = (day - previous_day).days
         if session.status != SessionRecord.Status.ABANDONED:
             previous_day = day
-        timeline.append(TimelineEntry(session=session, day=day, weeks_since_previous=weeks))
+        timeline.append(
+            TimelineEntry(
+                session=session,
+                day=day,
+                days_since_previous=gap_days,
+                below_minimum_gap=gap_days is not None and gap_days < course.min_gap_days,
+            )
+        )
     consents = list(course.consents.all())
     current = (
         ConsentForm.objects.filter(
@@ -187,7 +201,11 @@ def course_review(*, pk: int) -> CourseReview:
         .order_by("-version")
         .first()
     )
-    screening = Screening.objects.filter(patient_id=course.patient_id).first()
+    screening = (
+        Screening.objects.select_related("reviewed_by__user")
+        .filter(patient_id=course.patient_id)
+        .first()
+    )
     return CourseReview(
         course=course,
         timeline=timeline,
@@ -224,8 +242,14 @@ def consultations_awaiting_plan() -> QuerySet[Appointment]:
 
 
 def open_courses() -> QuerySet[Course]:
+    """Planned and active courses, each with ``completed_sessions`` counted."""
     return (
         Course.objects.filter(status__in=[Course.Status.PLANNED, Course.Status.ACTIVE])
+        .annotate(
+            completed_sessions=Count(
+                "sessions", filter=Q(sessions__status=SessionRecord.Status.COMPLETED)
+            )
+        )
         .select_related("patient__user", "treatment", "consultant__user")
         .order_by("patient__user__last_name")
     )
