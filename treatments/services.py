@@ -324,12 +324,19 @@ def session_date_check(
             )
 
 
-def earliest_next_session_date(course: Course) -> date | None:
-    """The first day the next session may be booked (None when none is booked yet)."""
-    sessions = _live_sessions(course)
+def earliest_next_session_date(
+    course: Course, live_sessions: list[SessionRecord] | None = None
+) -> date | None:
+    """The first day the next session may be booked (None when none is booked yet).
+
+    Pages that list many courses pass the course's live (not abandoned) sessions, loaded
+    with their appointments, so that no query runs per course.
+    """
+    sessions = _live_sessions(course) if live_sessions is None else live_sessions
     if not sessions:
         return None
-    return local_date(sessions[-1].appointment.start) + timedelta(days=course.min_gap_days)
+    last = max(sessions, key=lambda s: s.number)
+    return local_date(last.appointment.start) + timedelta(days=course.min_gap_days)
 
 
 @transaction.atomic
