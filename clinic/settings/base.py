@@ -190,6 +190,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 else:
@@ -227,6 +228,7 @@ HEALTHZ_TIMEOUT_SECONDS = 2
 for _folder in (
     CELERY_BROKER_FOLDER,
     VAR_DIR / "celery" / "processed",
+    VAR_DIR / "celery" / "control",
     VAR_DIR / "celery" / "results",
     STATIC_ROOT,
 ):
