@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 
@@ -59,7 +60,8 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.treatment} for {self.patient} at {self.start:%Y-%m-%d %H:%M}"
+        when = timezone.localtime(self.start)
+        return f"{self.treatment} for {self.patient} at {when:%Y-%m-%d %H:%M}"
 
     @property
     def kind(self) -> str:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from clinic.errors import DomainError
 from clinic.models import Room, StaffMember
 from patients.models import Patient
-from treatments.models import Treatment
+from treatments.models import SessionRecord, Treatment
 
 from .models import Appointment
 
@@ -132,12 +132,34 @@ def appointment_create(
     )
 
 
+# A treatment session's appointment ends only through the session's own rules
+# (treatments.services.session_complete / session_abandon): stockings, walk, reason.
+SESSION_OWNED_MOVES = {Status.COMPLETED, Status.CANCELLED, Status.NO_SHOW}
+
+
 @transaction.atomic
-def appointment_set_status(*, appointment: Appointment, status: str) -> Appointment:
-    """Move an appointment to its next status, if the transition map allows it."""
+def appointment_set_status(
+    *, appointment: Appointment, status: str, by_session_service: bool = False
+) -> Appointment:
+    """Move an appointment to its next status, if the transition map allows it.
+
+    The appointment of a treatment session is completed, cancelled or marked as missed
+    only by the session services (``by_session_service=True``), so that a session record
+    is never left behind as "scheduled".
+    """
     appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
     if status == appointment.status:
         return appointment
+    if (
+        status in SESSION_OWNED_MOVES
+        and not by_session_service
+        and SessionRecord.objects.filter(appointment=appointment).exists()
+    ):
+        raise DomainError(
+            "This appointment is a treatment session: complete or abandon it from the "
+            "session screen.",
+            code="session_owned",
+        )
     allowed = APPOINTMENT_TRANSITIONS.get(appointment.status, set())
     if status not in allowed:
         raise DomainError(

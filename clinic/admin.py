@@ -5,10 +5,27 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Location, Room, StaffMember, User
 from .services import staff_member_save
+
+
+class SafeHistoryAdmin(SimpleHistoryAdmin):
+    """History is visible; reverting to a past version needs the change permission.
+
+    simple_history's "view a past version" page saves a posted form for anyone who may
+    view the record; a person who may only read must not be able to change it that way.
+    """
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied("You may read this record's history but not change it.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class UserCreationAdminForm(AdminUserCreationForm):

@@ -1,11 +1,12 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from clinic.admin import SafeHistoryAdmin
 
 from .models import Patient
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(SafeHistoryAdmin):
     list_display = ("full_name", "email", "date_of_birth", "phone", "created_at")
     search_fields = ("user__first_name", "user__last_name", "user__email", "phone")
     list_select_related = ("user",)

@@ -842,7 +842,9 @@ def session_complete(*, session: SessionRecord, by: StaffMember) -> SessionRecor
     session.save(update_fields=["status", "completed_at"])
     if session.appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN):
         session.appointment = appointment_set_status(
-            appointment=session.appointment, status=Appointment.Status.COMPLETED
+            appointment=session.appointment,
+            status=Appointment.Status.COMPLETED,
+            by_session_service=True,
         )
     course = _locked_course(session.course)
     done = course.sessions.filter(status=SessionStatus.COMPLETED).count()
@@ -876,6 +878,8 @@ def session_abandon(*, session: SessionRecord, by: StaffMember, reason: str) -> 
     session.save(update_fields=["status", "abandoned_reason"])
     if session.appointment.status == Appointment.Status.BOOKED:
         session.appointment = appointment_set_status(
-            appointment=session.appointment, status=Appointment.Status.CANCELLED
+            appointment=session.appointment,
+            status=Appointment.Status.CANCELLED,
+            by_session_service=True,
         )
     return session
