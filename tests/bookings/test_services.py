@@ -111,3 +111,20 @@ def test_status_moves_are_kept_in_history():
     appointment_set_status(appointment=appointment, status=Appointment.Status.COMPLETED)
     statuses = list(appointment.history.order_by("history_date").values_list("status", flat=True))
     assert statuses == ["booked", "checked_in", "completed"]
+
+
+@pytest.mark.parametrize(
+    "status",
+    [Appointment.Status.COMPLETED, Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW],
+)
+def test_a_session_appointment_ends_only_through_its_session(course, schedule, status):
+    session = schedule(course, local(2026, 5, 4, 10))
+    with pytest.raises(DomainError, match="from the session screen"):
+        appointment_set_status(appointment=session.appointment, status=status)
+    session.appointment.refresh_from_db()
+    assert session.appointment.status == Appointment.Status.BOOKED
+    # Checking in is not an ending: the diary may do it.
+    moved = appointment_set_status(
+        appointment=session.appointment, status=Appointment.Status.CHECKED_IN
+    )
+    assert moved.status == Appointment.Status.CHECKED_IN
