@@ -786,3 +786,21 @@ def test_plan_page_query_count(consultant_client, consultation, django_assert_ma
     with django_assert_max_num_queries(8):
         response = consultant_client.get(plan_url(consultation))
     assert response.status_code == 200
+
+
+def test_desk_shows_sessions_done_of_planned(
+    consultant_client, course, schedule, nurse, sign_consent
+):
+    sign_consent(course)
+    session = schedule(course, local(2026, 1, 5))
+    services.session_confirm_consent(session=session, nurse=nurse)
+    services.session_start(session=session, by=nurse)
+    services.session_record(session=session, by=nurse, discharge_walk_minutes=10)
+    for leg in ("left", "right"):
+        services.session_fit_stocking(
+            session=session, by=nurse, leg=leg, compression_class="2", length="knee"
+        )
+    services.session_complete(session=session, by=nurse)
+    schedule(course, local(2026, 2, 2))  # booked, not done: not counted
+    html = consultant_client.get(reverse("treatments:consultant_home")).content.decode()
+    assert "1 of 3" in html
