@@ -7,8 +7,10 @@ from datetime import date
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Max
+from django.utils import timezone
 
-from treatments.models import Course, SessionRecord
+from patients.models import Patient
+from treatments.models import Course, SessionRecord, Treatment
 from treatments.selectors import local_day_bounds
 from treatments.services import earliest_next_session_date
 
@@ -107,3 +109,118 @@ def session_booking(*, course_id: int) -> SessionBooking:
         next_number=(last or 0) + 1,
         earliest=earliest_next_session_date(course),
     )
+
+
+# --- what a patient may book now ------------------------------------------------------------
+
+
+@dataclass
+class BookingOption:
+    """One thing a patient might book, whether they may book it now, and why not."""
+
+    treatment: Treatment
+    allowed: bool
+    reason: str = ""
+    course: Course | None = None
+    earliest_day: date | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.treatment.slug}:{self.course.pk}" if self.course else self.treatment.slug
+
+
+def _upcoming(patient: Patient, kind: str) -> Appointment | None:
+    return (
+        Appointment.objects.filter(
+            patient=patient,
+            treatment__kind=kind,
+            status=Appointment.Status.BOOKED,
+            start__gte=timezone.now(),
+        )
+        .order_by("start")
+        .first()
+    )
+
+
+def booking_option_for(
+    *, patient: Patient, treatment: Treatment, course: Course | None = None
+) -> BookingOption:
+    """The clinic's rules for what a patient may book, with a reason a person can read.
+
+    - A consultation comes first; one at a time.
+    - Treatment sessions only within a course the consultant planned, up to its plan, and
+      not before the gap after the last session allows.
+    - A reassessment only after at least one completed session, one at a time.
+    """
+    from .availability import course_earliest_day
+
+    if not treatment.is_active:
+        return BookingOption(treatment, False, f"{treatment} is not offered at the moment.")
+    kind = treatment.kind
+    if kind == Treatment.Kind.CONSULTATION:
+        upcoming = _upcoming(patient, kind)
+        if upcoming is not None:
+            when = timezone.localtime(upcoming.start)
+            return BookingOption(
+                treatment,
+                False,
+                f"You already have a consultation booked for {when:%A %-d %B at %H:%M}.",
+            )
+        return BookingOption(treatment, True)
+    if kind == Treatment.Kind.REASSESSMENT:
+        done = SessionRecord.objects.filter(
+            course__patient=patient, status=SessionRecord.Status.COMPLETED
+        ).exists()
+        if not done:
+            return BookingOption(
+                treatment, False, "A reassessment can be booked after your first session."
+            )
+        if _upcoming(patient, kind) is not None:
+            return BookingOption(treatment, False, "You already have a reassessment booked.")
+        return BookingOption(treatment, True)
+    # A treatment session: within an open course of this treatment.
+    courses = Course.objects.filter(
+        patient=patient,
+        treatment=treatment,
+        status__in=[Course.Status.PLANNED, Course.Status.ACTIVE],
+    )
+    if course is not None:
+        courses = courses.filter(pk=course.pk)
+    course = courses.order_by("created_at").first()
+    if course is None:
+        return BookingOption(
+            treatment,
+            False,
+            "Treatment sessions are booked once the consultant has planned your course at "
+            "your consultation.",
+        )
+    earliest = course_earliest_day(course)
+    if earliest is None:
+        return BookingOption(
+            treatment,
+            False,
+            f"All {course.planned_sessions} planned sessions of your course are booked or "
+            "done. If you need more, the consultant can extend the course.",
+            course=course,
+        )
+    today = timezone.localdate()
+    if earliest > today:
+        return BookingOption(
+            treatment,
+            True,
+            f"Your next session can be booked from {earliest:%A %-d %B %Y}.",
+            course=course,
+            earliest_day=earliest,
+        )
+    return BookingOption(treatment, True, course=course, earliest_day=today)
+
+
+def booking_options(*, patient: Patient) -> list[BookingOption]:
+    """Every online-bookable item, each with whether the patient may book it now."""
+    options = []
+    for treatment in Treatment.objects.filter(is_active=True, bookable_online=True).order_by(
+        "kind", "name"
+    ):
+        options.append(booking_option_for(patient=patient, treatment=treatment))
+    order: dict[str, int] = {Treatment.Kind.CONSULTATION: 0, Treatment.Kind.TREATMENT: 1}
+    return sorted(options, key=lambda o: order.get(o.treatment.kind, 2))

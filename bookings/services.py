@@ -6,17 +6,21 @@ constraints, row locks) are built on top of these in the booking engine.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clinic.errors import DomainError
 from clinic.models import Room, StaffMember
 from patients.models import Patient
-from treatments.models import SessionRecord, Treatment
+from treatments.models import Course, Price, SessionRecord, Treatment
 
-from .models import Appointment
+from .availability import Slot
+from .models import Appointment, Payer, WaitingListEntry
 
 Status = Appointment.Status
 
@@ -96,6 +100,9 @@ def appointment_create(
     nurse: StaffMember | None = None,
     music_request: str = "",
     notes: str = "",
+    payer: str = Payer.SELF_FUNDED,
+    preauthorisation_code: str = "",
+    booked_online: bool = False,
 ) -> Appointment:
     """Put an appointment in the diary.
 
@@ -116,20 +123,58 @@ def appointment_create(
         treatment=treatment, consultant=consultant, nurse=nurse, room=room
     )
     end = start + timedelta(minutes=minutes)
+    _lock_resources(consultant=consultant, nurse=nurse, room=room, patient=patient)
     appointment_check_clashes(
         start=start, end=end, consultant=consultant, nurse=nurse, room=room, patient=patient
     )
-    return Appointment.objects.create(
-        patient=patient,
-        treatment=treatment,
-        start=start,
-        end=end,
-        consultant=consultant,
-        nurse=nurse,
-        room=room,
-        music_request=music_request,
-        notes=notes,
+    if payer == Payer.INSURED and not preauthorisation_code.strip():
+        raise DomainError("An insured booking needs the insurer's pre-authorisation code.")
+    price = price_for(treatment=treatment, minutes=minutes, on=timezone.localtime(start).date())
+    try:
+        with transaction.atomic():
+            return Appointment.objects.create(
+                patient=patient,
+                treatment=treatment,
+                start=start,
+                end=end,
+                consultant=consultant,
+                nurse=nurse,
+                room=room,
+                music_request=music_request,
+                notes=notes,
+                payer=payer,
+                preauthorisation_code=preauthorisation_code.strip(),
+                price=price,
+                price_amount=price.amount if price else None,
+                price_currency=price.currency if price else "",
+                booked_online=booked_online,
+            )
+    except IntegrityError as exc:  # PostgreSQL's exclusion constraints: a race was lost
+        raise DomainError(TIME_TAKEN, code="conflict") from exc
+
+
+TIME_TAKEN = "Sorry, that time was just taken. Please choose another."
+
+
+def _lock_resources(
+    *, consultant: StaffMember, nurse: StaffMember | None, room: Room, patient: Patient
+) -> None:
+    """Row locks on everyone and everything the appointment needs, always in one order
+    (staff by id, then the room, then the patient), so that two bookings for the same
+    people wait for each other instead of both passing the clash check."""
+    staff_ids = sorted({consultant.pk, *([nurse.pk] if nurse else [])})
+    list(StaffMember.objects.select_for_update().filter(pk__in=staff_ids).order_by("pk"))
+    list(Room.objects.select_for_update().filter(pk=room.pk))
+    list(Patient.objects.select_for_update().filter(pk=patient.pk))
+
+
+def price_for(*, treatment: Treatment, minutes: int, on: date) -> Price | None:
+    """The price in force on a day: one for this length if there is one, else any length."""
+    prices = Price.objects.filter(treatment=treatment, effective_from__lte=on).filter(
+        Q(effective_until__isnull=True) | Q(effective_until__gte=on)
     )
+    exact = prices.filter(minutes=minutes).order_by("-effective_from").first()
+    return exact or prices.filter(minutes__isnull=True).order_by("-effective_from").first()
 
 
 # A treatment session's appointment ends only through the session's own rules
@@ -169,3 +214,360 @@ def appointment_set_status(
     appointment.status = status
     appointment.save(update_fields=["status"])
     return appointment
+
+
+# --- booking, moving and cancelling (patients online, staff on their behalf) -------------
+
+
+def _change_cutoff(appointment: Appointment, now: datetime) -> bool:
+    """True when the appointment is inside the patient cut-off (too late to change online)."""
+    return appointment.start - now < timedelta(hours=settings.PATIENT_CHANGE_CUTOFF_HOURS)
+
+
+def _find_slot(
+    *,
+    patient: Patient,
+    treatment: Treatment,
+    start: datetime,
+    minutes: int,
+    course: Course | None,
+    online: bool,
+    ignore_appointment_id: int | None = None,
+) -> Slot:
+    """The free slot at exactly ``start``, or a clear refusal."""
+    from .availability import BookingWindow, free_slots
+
+    _require_aware(start)
+    day = timezone.localtime(start).date()
+    window = BookingWindow() if online else None
+    if window is not None:
+        if start < window.earliest:
+            raise DomainError(
+                f"Online bookings need at least {settings.BOOKING_MIN_NOTICE_HOURS} hours' "
+                "notice. For something sooner, please call the clinic.",
+                code="notice",
+            )
+        if start > window.latest:
+            raise DomainError("That date is beyond how far ahead we book.", code="horizon")
+    slots = free_slots(
+        treatment=treatment,
+        minutes=minutes,
+        first_day=day,
+        last_day=day,
+        patient=patient,
+        course=course,
+        window=window,
+        ignore_appointment_id=ignore_appointment_id,
+    ).get(day, [])
+    for slot in slots:
+        if slot.start == start:
+            return slot
+    raise DomainError(TIME_TAKEN, code="conflict")
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    patient: Patient,
+    treatment: Treatment,
+    start: datetime,
+    minutes: int,
+    course: Course | None = None,
+    payer: str = Payer.SELF_FUNDED,
+    preauthorisation_code: str = "",
+    music_request: str = "",
+    by_staff: StaffMember | None = None,
+) -> Appointment:
+    """Book a free slot: online by the patient (``by_staff`` None) or by staff for them.
+
+    The rules of what a patient may book (consultation first, the course's plan and gap,
+    a reassessment only after a session) come from ``bookings.selectors.booking_options``;
+    online bookings also keep the minimum notice and the horizon. The resources are the
+    slot search's first free team at that time; the row locks and, on PostgreSQL, the
+    exclusion constraints make a lost race a clear "that time was just taken".
+    """
+    from treatments.services import session_schedule
+
+    from .selectors import booking_option_for
+
+    online = by_staff is None
+    option = booking_option_for(patient=patient, treatment=treatment, course=course)
+    if not option.allowed:
+        raise DomainError(option.reason, code="not_allowed")
+    if minutes not in (treatment.session_lengths or [minutes]):
+        offered = " or ".join(str(n) for n in treatment.session_lengths)
+        raise DomainError(f"{treatment} is booked for {offered} minutes.")
+    if online and not treatment.bookable_online:
+        raise DomainError(f"{treatment} is booked through the clinic, not online.")
+    course = option.course
+    slot = _find_slot(
+        patient=patient,
+        treatment=treatment,
+        start=start,
+        minutes=minutes,
+        course=course,
+        online=online,
+    )
+    consultant = StaffMember.objects.get(pk=slot.consultant_id)
+    room = Room.objects.get(pk=slot.room_id)
+    nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
+    booking: dict[str, Any] = {
+        "payer": payer,
+        "preauthorisation_code": preauthorisation_code,
+        "booked_online": online,
+    }
+    if course is not None:
+        assert nurse is not None  # noqa: S101 - a treatment slot always has a nurse
+        session = session_schedule(
+            course=course,
+            start=slot.start,
+            minutes=minutes,
+            consultant=consultant,
+            nurse=nurse,
+            room=room,
+            music_request=music_request,
+            **booking,
+        )
+        appointment = session.appointment
+    else:
+        appointment = appointment_create(
+            patient=patient,
+            treatment=treatment,
+            start=slot.start,
+            minutes=minutes,
+            consultant=consultant,
+            nurse=nurse,
+            room=room,
+            music_request=music_request,
+            **booking,
+        )
+    WaitingListEntry.objects.filter(
+        patient=patient,
+        treatment=treatment,
+        status__in=[WaitingListEntry.Status.WAITING, WaitingListEntry.Status.OFFERED],
+    ).update(status=WaitingListEntry.Status.BOOKED)
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(
+    *, appointment: Appointment, by_staff: StaffMember | None = None, reason: str = ""
+) -> Appointment:
+    """Cancel a booked appointment; its time is free at once.
+
+    Patients cancel online up to the cut-off (PATIENT_CHANGE_CUTOFF_HOURS); later changes
+    go through the clinic, whose staff may cancel at any time. A cancellation inside the
+    cut-off is flagged as late. A session's record is kept, marked abandoned.
+    """
+    from treatments.services import session_cancel_booking
+
+    appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+    now = timezone.now()
+    if appointment.status != Status.BOOKED:
+        raise DomainError(
+            f"This appointment is {appointment.get_status_display().lower()}; "
+            "it cannot be cancelled."
+        )
+    late = _change_cutoff(appointment, now)
+    if by_staff is None and late:
+        raise DomainError(
+            f"It is less than {settings.PATIENT_CHANGE_CUTOFF_HOURS} hours to your appointment, "
+            "so it can no longer be changed online. Please call the clinic.",
+            code="cutoff",
+        )
+    reason = (reason or "").strip() or (
+        "Cancelled by the patient online." if by_staff is None else "Cancelled by the clinic."
+    )
+    session = SessionRecord.objects.filter(appointment=appointment).first()
+    if session is not None:
+        session_cancel_booking(session=session, reason=reason)
+    appointment.status = Status.CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancellation_reason = reason
+    appointment.late_change = late
+    appointment.save(update_fields=["status", "cancelled_at", "cancellation_reason", "late_change"])
+    waiting_list_offer(freed=appointment)
+    return appointment
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *, appointment: Appointment, start: datetime, by_staff: StaffMember | None = None
+) -> Appointment:
+    """Move a booked appointment to another free time of the same length.
+
+    Same cut-off as cancelling. A course session keeps the gap to the sessions on both
+    sides (the message names the one it breaks). The team may change to whoever is free.
+    """
+    from treatments.services import session_date_check
+
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("treatment", "patient")
+        .get(pk=appointment.pk)
+    )
+    now = timezone.now()
+    if appointment.status != Status.BOOKED:
+        raise DomainError("Only a booked appointment can be moved.")
+    late = _change_cutoff(appointment, now)
+    if by_staff is None and late:
+        raise DomainError(
+            f"It is less than {settings.PATIENT_CHANGE_CUTOFF_HOURS} hours to your appointment, "
+            "so it can no longer be changed online. Please call the clinic.",
+            code="cutoff",
+        )
+    session = SessionRecord.objects.filter(appointment=appointment).select_related("course").first()
+    course = session.course if session else None
+    if session is not None:
+        if session.status not in (
+            SessionRecord.Status.SCHEDULED,
+            SessionRecord.Status.CONSENT_CONFIRMED,
+        ):
+            raise DomainError("This session has started; it cannot be moved.")
+        session_date_check(
+            course=session.course, number=session.number, when=start, exclude_pk=session.pk
+        )
+    from .availability import BookingWindow, free_slots
+
+    _require_aware(start)
+    window = BookingWindow(now) if by_staff is None else None
+    if window is not None and not (window.earliest <= start <= window.latest):
+        raise DomainError(
+            f"Online changes need at least {settings.BOOKING_MIN_NOTICE_HOURS} hours' notice "
+            "and must stay within the booking horizon.",
+            code="notice",
+        )
+    day = timezone.localtime(start).date()
+    candidates = free_slots(
+        treatment=appointment.treatment,
+        minutes=appointment.minutes,
+        first_day=day,
+        last_day=day,
+        patient=appointment.patient,
+        window=window,
+        ignore_appointment_id=appointment.pk,
+    ).get(day, [])
+    if course is not None:  # a session stays with its course's consultant
+        candidates = [c for c in candidates if c.consultant_id == course.consultant_id]
+    slot = next((c for c in candidates if c.start == start), None)
+    if slot is None:
+        raise DomainError(TIME_TAKEN, code="conflict")
+    old = (appointment.start, appointment.end, appointment.room_id)
+    consultant = StaffMember.objects.get(pk=slot.consultant_id)
+    nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
+    room = Room.objects.get(pk=slot.room_id)
+    _lock_resources(consultant=consultant, nurse=nurse, room=room, patient=appointment.patient)
+    appointment_check_clashes(
+        start=slot.start,
+        end=slot.end,
+        consultant=consultant,
+        nurse=nurse,
+        room=room,
+        patient=appointment.patient,
+        exclude_pk=appointment.pk,
+    )
+    appointment.start, appointment.end = slot.start, slot.end
+    appointment.consultant, appointment.nurse, appointment.room = consultant, nurse, room
+    appointment.late_change = appointment.late_change or late
+    try:
+        with transaction.atomic():
+            appointment.save(
+                update_fields=["start", "end", "consultant", "nurse", "room", "late_change"]
+            )
+    except IntegrityError as exc:
+        raise DomainError(TIME_TAKEN, code="conflict") from exc
+    if session is not None and (session.consultant_id, session.nurse_id) != (
+        consultant.pk,
+        nurse.pk if nurse else None,
+    ):
+        session.consultant, session.nurse = consultant, nurse
+        session.save(update_fields=["consultant", "nurse"])
+    freed = Appointment(treatment=appointment.treatment, start=old[0], end=old[1], room_id=old[2])
+    waiting_list_offer(freed=freed)
+    return appointment
+
+
+# --- the waiting list -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def waiting_list_join(
+    *,
+    patient: Patient,
+    treatment: Treatment,
+    earliest_date: date,
+    latest_date: date,
+    course: Course | None = None,
+) -> WaitingListEntry:
+    """A patient with no suitable time waits for one in a date range."""
+    if latest_date < earliest_date:
+        raise DomainError("The last date must not be before the first.")
+    if earliest_date < timezone.localdate():
+        raise DomainError("The dates must be today or later.")
+    if (latest_date - earliest_date).days > settings.BOOKING_HORIZON_DAYS:
+        raise DomainError("Choose a range of at most six months.")
+    try:
+        with transaction.atomic():
+            return WaitingListEntry.objects.create(
+                patient=patient,
+                treatment=treatment,
+                course=course,
+                earliest_date=earliest_date,
+                latest_date=latest_date,
+            )
+    except IntegrityError as exc:
+        raise DomainError(f"You are already on the waiting list for {treatment}.") from exc
+
+
+def waiting_list_offer(*, freed: Appointment) -> WaitingListEntry | None:
+    """A time came free: offer it to the first waiting patient (in joining order) whose
+    range covers the day and who could book it under every rule. The offer is recorded;
+    the reminders outbox delivers the message."""
+    from .selectors import booking_option_for
+
+    day = timezone.localtime(freed.start).date()
+    minutes = int((freed.end - freed.start).total_seconds() // 60)
+    entries = (
+        WaitingListEntry.objects.select_for_update(of=("self",))
+        .filter(
+            treatment_id=freed.treatment_id,
+            status=WaitingListEntry.Status.WAITING,
+            earliest_date__lte=day,
+            latest_date__gte=day,
+        )
+        .select_related("patient", "treatment", "course")
+        .order_by("created_at", "pk")
+    )
+    for entry in entries:
+        option = booking_option_for(
+            patient=entry.patient, treatment=entry.treatment, course=entry.course
+        )
+        if not option.allowed:
+            continue
+        try:
+            _find_slot(
+                patient=entry.patient,
+                treatment=entry.treatment,
+                start=freed.start,
+                minutes=minutes,
+                course=option.course,
+                online=True,
+            )
+        except DomainError:
+            continue
+        entry.status = WaitingListEntry.Status.OFFERED
+        entry.offered_start = freed.start
+        entry.offered_at = timezone.now()
+        entry.save(update_fields=["status", "offered_start", "offered_at"])
+        return entry
+    return None
+
+
+@transaction.atomic
+def waiting_list_withdraw(*, entry: WaitingListEntry) -> WaitingListEntry:
+    entry = WaitingListEntry.objects.select_for_update(of=("self",)).get(pk=entry.pk)
+    if entry.status not in (WaitingListEntry.Status.WAITING, WaitingListEntry.Status.OFFERED):
+        raise DomainError("This waiting-list entry is closed already.")
+    entry.status = WaitingListEntry.Status.WITHDRAWN
+    entry.save(update_fields=["status"])
+    return entry

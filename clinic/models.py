@@ -148,3 +148,137 @@ class StaffMember(models.Model):
     def display_name(self) -> str:
         name = self.user.get_full_name() or self.user.email
         return f"{self.title} {name}".strip()
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class OpeningHours(models.Model):
+    """When a location is open on a weekday, in the clinic's local time.
+
+    A weekday may have more than one row (a lunch break closes the clinic between them).
+    """
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["location", "weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")),
+                name="opening_hours_close_after_open",
+                violation_error_message="Closing time must be after opening time.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0) & models.Q(weekday__lte=6),
+                name="opening_hours_weekday_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.location}: {self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+        )
+
+
+class Closure(models.Model):
+    """A day a location (or every location) is closed: bank holidays, one-off closures."""
+
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="closures",
+        help_text="Leave empty to close every location.",
+    )
+    date = models.DateField()
+    reason = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "date"], name="one_closure_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.reason}"
+
+
+class WorkingPattern(models.Model):
+    """A member of staff's usual hours: weekday, times and location, from a date."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="patterns")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="patterns")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True, help_text="Empty: no end date.")
+
+    class Meta:
+        ordering = ["staff", "weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends__gt=models.F("starts")),
+                name="pattern_ends_after_start",
+                violation_error_message="The end time must be after the start time.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gte=models.F("valid_from")),
+                name="pattern_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff}: {self.get_weekday_display()} {self.starts:%H:%M}–{self.ends:%H:%M}"
+
+
+class StaffException(models.Model):
+    """A change to a member of staff's pattern: leave (away) or an extra clinic (working)."""
+
+    class Kind(models.TextChoices):
+        LEAVE = "leave", "Away (leave, training, illness)"
+        EXTRA = "extra", "Extra clinic"
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="exceptions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text="Where the extra clinic is (not needed for leave).",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="staff_exception_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="leave") | models.Q(location__isnull=False),
+                name="extra_clinic_has_location",
+                violation_error_message="An extra clinic needs a location.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff}: {self.get_kind_display()} from {self.starts_at:%Y-%m-%d %H:%M}"

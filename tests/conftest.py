@@ -131,3 +131,57 @@ def session_today(course, schedule, sign_consent) -> SessionRecord:
     today = timezone.localdate()
     sign_consent(course)
     return schedule(course, local(today.year, today.month, today.day, 10))
+
+
+# --- availability -------------------------------------------------------------------------
+
+from datetime import date, time  # noqa: E402
+
+from clinic.models import OpeningHours, WorkingPattern  # noqa: E402
+
+from .factories import ConsultingRoomFactory, LocationFactory  # noqa: E402
+
+
+@pytest.fixture
+def open_clinic(db, consultant, nurse):
+    """A clinic open Monday to Friday 09:00–17:00 (local time) with one consulting room,
+    one treatment room, and the ``consultant`` and ``nurse`` fixtures working those hours
+    there from 2026-01-01. Returns the location; rooms are ``location.rooms``."""
+    location = LocationFactory()
+    ConsultingRoomFactory(location=location, name="Consulting room")
+    RoomFactory(location=location, name="Treatment room", kind=Room.Kind.TREATMENT)
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            location=location, weekday=weekday, opens=time(9), closes=time(17)
+        )
+        for staff in (consultant, nurse):
+            WorkingPattern.objects.create(
+                staff=staff,
+                location=location,
+                weekday=weekday,
+                starts=time(9),
+                ends=time(17),
+                valid_from=date(2026, 1, 1),
+            )
+    return location
+
+
+REFERENCE_DATA = [
+    ("clinic.migrations.0002_create_role_groups", "create_role_groups"),
+    ("clinic.migrations.0003_clinical_role_permissions", "grant"),
+    ("treatments.migrations.0002_seed_catalogue", "seed"),
+    ("treatments.migrations.0004_seed_prices_and_buffers", "seed"),
+]
+
+
+@pytest.fixture
+def reference_data(transactional_db) -> None:
+    """Transactional tests (browser, concurrency) end with a flush that empties every
+    table, the rows of the data migrations included (role groups, the catalogue, consent
+    forms, prices). Put them back by running those same idempotent migration steps."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in REFERENCE_DATA:
+        getattr(importlib.import_module(module), function)(apps, None)

@@ -105,6 +105,9 @@ class Treatment(models.Model):
         blank=True,
         help_text="Appointment lengths offered, in minutes, e.g. [30, 45].",
     )
+    buffer_minutes = models.PositiveSmallIntegerField(
+        default=0, help_text="Time kept free after the appointment (cleaning, notes)."
+    )
     stocking_days = models.PositiveSmallIntegerField(default=7)
     daily_walk_minutes = models.PositiveSmallIntegerField(default=20)
     discharge_walk_minutes = models.PositiveSmallIntegerField(
@@ -552,3 +555,35 @@ class AdverseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_severity_display()})"
+
+
+class Price(models.Model):
+    """A self-funded price for a catalogue item (optionally for one session length),
+    in force from a date. An appointment keeps the price it was quoted at booking."""
+
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="prices")
+    minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For one session length only; empty for any length."
+    )
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    currency = models.CharField(max_length=3, default="GBP")
+    includes_vat = models.BooleanField(default=False)
+    effective_from = models.DateField()
+    effective_until = models.DateField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["treatment", "minutes", "-effective_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(effective_until__isnull=True)
+                | Q(effective_until__gte=models.F("effective_from")),
+                name="price_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        length = f", {self.minutes} min" if self.minutes else ""
+        return f"{self.treatment}{length}: {self.currency} {self.amount} from {self.effective_from}"

@@ -349,6 +349,7 @@ def session_schedule(
     nurse: StaffMember,
     room: Room,
     music_request: str = "",
+    **booking: Any,
 ) -> SessionRecord:
     """Put the next session of a course in the diary.
 
@@ -376,6 +377,7 @@ def session_schedule(
         nurse=nurse,
         room=room,
         music_request=music_request,
+        **booking,
     )
     return SessionRecord.objects.create(
         course=course,
@@ -857,6 +859,19 @@ def session_complete(*, session: SessionRecord, by: StaffMember) -> SessionRecor
             reason=f"All {course.planned_sessions} planned sessions completed.",
         )
     session.course = course
+    return session
+
+
+@transaction.atomic
+def session_cancel_booking(*, session: SessionRecord, reason: str) -> SessionRecord:
+    """The booking of a session that has not started is cancelled (by the patient online or
+    by staff): the session record is kept, marked abandoned with the reason."""
+    session = _locked_session(session)
+    if session.status not in (SessionStatus.SCHEDULED, SessionStatus.CONSENT_CONFIRMED):
+        raise DomainError("This session has already started; it cannot be cancelled.")
+    _move_session(session, SessionStatus.ABANDONED)
+    session.abandoned_reason = reason
+    session.save(update_fields=["status", "abandoned_reason"])
     return session
 
 

@@ -247,3 +247,10 @@ LOGGING = {
 
 # --- The clinic ------------------------------------------------------------------
 CLINIC_NAME = os.environ.get("CLINIC_NAME", "Veinline")
+
+# --- Booking rules (hours/days; the clinic may change them per deployment) -----------------
+BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 24)
+BOOKING_HORIZON_DAYS = env_int("BOOKING_HORIZON_DAYS", 183)  # six months: a whole course
+BOOKING_SLOT_STEP_MINUTES = env_int("BOOKING_SLOT_STEP_MINUTES", 15)
+# Patients change or cancel online up to this many hours before; later, the clinic does.
+PATIENT_CHANGE_CUTOFF_HOURS = env_int("PATIENT_CHANGE_CUTOFF_HOURS", 48)

@@ -64,21 +64,7 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     context.close()
 
 
-REFERENCE_DATA = [
-    ("clinic.migrations.0002_create_role_groups", "create_role_groups"),
-    ("clinic.migrations.0003_clinical_role_permissions", "grant"),
-    ("treatments.migrations.0002_seed_catalogue", "seed"),
-]
-
-
 @pytest.fixture(autouse=True)
-def reference_data(transactional_db) -> None:
-    """Browser tests run in transactional tests, and the flush after each one empties
-    every table, the rows of the data migrations included (role groups, the catalogue,
-    consent forms). Put them back by running those same idempotent migration steps."""
-    import importlib
-
-    from django.apps import apps
-
-    for module, function in REFERENCE_DATA:
-        getattr(importlib.import_module(module), function)(apps, None)
+def _reference_data(reference_data) -> None:
+    """Every browser test starts with the data migrations' rows in place (see
+    ``tests/conftest.py::reference_data``)."""
