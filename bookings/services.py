@@ -77,15 +77,15 @@ def appointment_check_clashes(
     if exclude_pk is not None:
         overlapping = overlapping.exclude(pk=exclude_pk)
     if overlapping.filter(consultant=consultant).exists():
-        raise DomainError(f"{consultant} already has an appointment at that time.")
+        raise DomainError(f"{consultant} already has an appointment at that time.", code="conflict")
     if nurse is not None and (
         overlapping.filter(nurse=nurse).exists() or overlapping.filter(consultant=nurse).exists()
     ):
-        raise DomainError(f"{nurse} already has an appointment at that time.")
+        raise DomainError(f"{nurse} already has an appointment at that time.", code="conflict")
     if overlapping.filter(room=room).exists():
-        raise DomainError(f"{room.name} is already in use at that time.")
+        raise DomainError(f"{room.name} is already in use at that time.", code="conflict")
     if overlapping.filter(patient=patient).exists():
-        raise DomainError("The patient already has an appointment at that time.")
+        raise DomainError("The patient already has an appointment at that time.", code="conflict")
 
 
 @transaction.atomic
@@ -286,7 +286,6 @@ def appointment_book(
     slot search's first free team at that time; the row locks and, on PostgreSQL, the
     exclusion constraints make a lost race a clear "that time was just taken".
     """
-    from treatments.services import session_schedule
 
     from .selectors import booking_option_for
 
@@ -308,14 +307,33 @@ def appointment_book(
         course=course,
         online=online,
     )
-    consultant = StaffMember.objects.get(pk=slot.consultant_id)
-    room = Room.objects.get(pk=slot.room_id)
-    nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
     booking: dict[str, Any] = {
         "payer": payer,
         "preauthorisation_code": preauthorisation_code,
         "booked_online": online,
     }
+    try:
+        return _book_slot(patient, treatment, slot, minutes, course, music_request, booking)
+    except DomainError as error:
+        if error.code == "conflict":
+            raise DomainError(TIME_TAKEN, code="conflict") from error
+        raise
+
+
+def _book_slot(
+    patient: Patient,
+    treatment: Treatment,
+    slot: Slot,
+    minutes: int,
+    course: Course | None,
+    music_request: str,
+    booking: dict[str, Any],
+) -> Appointment:
+    from treatments.services import session_schedule
+
+    consultant = StaffMember.objects.get(pk=slot.consultant_id)
+    room = Room.objects.get(pk=slot.room_id)
+    nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
     if course is not None:
         assert nurse is not None  # noqa: S101 - a treatment slot always has a nurse
         session = session_schedule(
@@ -341,11 +359,13 @@ def appointment_book(
             music_request=music_request,
             **booking,
         )
-    WaitingListEntry.objects.filter(
+    for entry in WaitingListEntry.objects.filter(
         patient=patient,
         treatment=treatment,
         status__in=[WaitingListEntry.Status.WAITING, WaitingListEntry.Status.OFFERED],
-    ).update(status=WaitingListEntry.Status.BOOKED)
+    ):
+        entry.status = WaitingListEntry.Status.BOOKED
+        entry.save(update_fields=["status"])
     return appointment
 
 
