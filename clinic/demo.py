@@ -10,8 +10,13 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.models import Appointment
-from bookings.services import appointment_create, appointment_set_status
+from bookings.models import Appointment, WaitingListEntry
+from bookings.services import (
+    appointment_book,
+    appointment_create,
+    appointment_set_status,
+    waiting_list_join,
+)
 from patients.models import Patient
 from patients.services import patient_sign_up, screening_submit
 from treatments.models import Course, Legs, SignedConsent, Treatment
@@ -28,7 +33,15 @@ from treatments.services import (
     session_start,
 )
 
-from .models import Location, Room, StaffMember, User
+from .models import (
+    Closure,
+    Location,
+    OpeningHours,
+    Room,
+    StaffMember,
+    User,
+    WorkingPattern,
+)
 from .services import staff_member_create, staff_member_save
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - development only; seed_demo refuses without DEBUG
@@ -51,7 +64,20 @@ PATIENTS = [
     ("patient@example.com", "Helen", "Carter"),
     ("patient2@example.com", "Priya", "Shah"),
     ("patient3@example.com", "Margaret", "Doyle"),
+    ("patient4@example.com", "Owen", "Price"),
+    ("patient5@example.com", "Sofia", "Romano"),
 ]
+
+# England's bank holidays in the demo's six months (the clinic is closed).
+BANK_HOLIDAYS = {
+    date(2026, 12, 25): "Christmas Day",
+    date(2026, 12, 28): "Boxing Day (substitute day)",
+    date(2027, 1, 1): "New Year's Day",
+    date(2027, 3, 26): "Good Friday",
+    date(2027, 3, 29): "Easter Monday",
+    date(2027, 5, 3): "Early May bank holiday",
+    date(2027, 5, 31): "Spring bank holiday",
+}
 
 
 def seed_location() -> Location:
@@ -219,8 +245,82 @@ def seed_journeys(location: Location) -> None:
         _consultation(margaret, today - timedelta(days=7), consulting, consultant)
 
 
+def seed_availability(location: Location) -> None:
+    """Opening hours (Mon–Fri 08:30–18:00, Sat 09:00–13:00), bank holidays, and working
+    patterns for the seeded staff from 90 days ago to six months ahead."""
+    if not OpeningHours.objects.filter(location=location).exists():
+        for weekday in range(5):
+            OpeningHours.objects.create(
+                location=location, weekday=weekday, opens=time(8, 30), closes=time(18)
+            )
+        OpeningHours.objects.create(location=location, weekday=5, opens=time(9), closes=time(13))
+    for day, reason in BANK_HOLIDAYS.items():
+        Closure.objects.get_or_create(location=None, date=day, defaults={"reason": reason})
+    today = timezone.localdate()
+    days = {
+        "consultant@example.com": [(d, time(9), time(17)) for d in range(4)]
+        + [(5, time(9), time(13))],
+        "nurse@example.com": [(d, time(8, 30), time(17, 30)) for d in range(5)],
+        "nurse2@example.com": [(d, time(9), time(18)) for d in (1, 2, 3, 4)]
+        + [(5, time(9), time(13))],
+    }
+    for email, rows in days.items():
+        staff = StaffMember.objects.get(user__email=email)
+        if WorkingPattern.objects.filter(staff=staff).exists():
+            continue
+        for weekday, starts, ends in rows:
+            WorkingPattern.objects.create(
+                staff=staff,
+                location=location,
+                weekday=weekday,
+                starts=starts,
+                ends=ends,
+                valid_from=today - timedelta(days=90),
+                valid_until=today + timedelta(days=183),
+            )
+
+
+def seed_bookings() -> None:
+    """A booked consultation next week (patient4@) and a patient on the waiting list
+    (patient5@). Helen (patient@) is left to book her next session herself."""
+    consultation = Treatment.objects.get(slug="initial-consultation")
+    consultant = StaffMember.objects.get(user__email="consultant@example.com")
+    owen = Patient.objects.get(user__email="patient4@example.com")
+    if not Appointment.objects.filter(patient=owen).exists():
+        from bookings.availability import free_slots
+
+        first = timezone.localdate() + timedelta(days=7)
+        slots = free_slots(
+            treatment=consultation,
+            minutes=30,
+            first_day=first,
+            last_day=first + timedelta(days=14),
+            patient=owen,
+        )
+        if slots:
+            slot = slots[min(slots)][0]
+            appointment_book(
+                patient=owen,
+                treatment=consultation,
+                start=slot.start,
+                minutes=30,
+                by_staff=consultant,
+                music_request="Classical, please",
+            )
+    sofia = Patient.objects.get(user__email="patient5@example.com")
+    if not WaitingListEntry.objects.filter(patient=sofia).exists():
+        waiting_list_join(
+            patient=sofia,
+            treatment=consultation,
+            earliest_date=timezone.localdate() + timedelta(days=2),
+            latest_date=timezone.localdate() + timedelta(days=30),
+        )
+
+
 @transaction.atomic
 def seed_demo() -> None:
     location = seed_location()
     seed_people(location)
+    seed_availability(location)
     seed_journeys(location)
+    seed_bookings()

@@ -171,6 +171,7 @@ REFERENCE_DATA = [
     ("clinic.migrations.0003_clinical_role_permissions", "grant"),
     ("treatments.migrations.0002_seed_catalogue", "seed"),
     ("treatments.migrations.0004_seed_prices_and_buffers", "seed"),
+    ("clinic.migrations.0005_availability_permissions", "grant"),
 ]
 
 

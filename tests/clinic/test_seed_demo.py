@@ -33,7 +33,7 @@ def test_seed_demo_creates_the_demo_clinic_and_logins():
     assert Room.objects.filter(kind=Room.Kind.TREATMENT).count() == 2
     assert StaffMember.objects.filter(role=Role.CONSULTANT).count() == 1
     assert StaffMember.objects.filter(role=Role.NURSE).count() == 2
-    assert Patient.objects.count() == 3
+    assert Patient.objects.count() == 5
     for email, role in [
         ("patient@example.com", Role.PATIENT),
         ("nurse@example.com", Role.NURSE),
@@ -80,3 +80,37 @@ def test_seed_demo_gives_every_screen_something_real():
 
     flagged = Patient.objects.get(user__email="patient3@example.com").screening
     assert flagged.needs_review
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_makes_the_diary_bookable():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.availability import BookingWindow, free_slots
+    from bookings.models import Appointment, WaitingListEntry
+    from bookings.selectors import booking_option_for
+    from treatments.models import Treatment
+
+    call_command("seed_demo", stdout=StringIO())
+    assert Appointment.objects.filter(
+        patient__user__email="patient4@example.com", status="booked"
+    ).exists()
+    assert WaitingListEntry.objects.filter(patient__user__email="patient5@example.com").exists()
+    # Helen can book her next session online, within her course's window.
+    helen = Patient.objects.get(user__email="patient@example.com")
+    micro = Treatment.objects.get(slug="microsclerotherapy")
+    option = booking_option_for(patient=helen, treatment=micro)
+    assert option.allowed
+    today = timezone.localdate()
+    slots = free_slots(
+        treatment=micro,
+        minutes=30,
+        first_day=today,
+        last_day=today + timedelta(days=60),
+        patient=helen,
+        course=option.course,
+        window=BookingWindow(),
+    )
+    assert slots, "the seeded patterns leave free times for the next session"
