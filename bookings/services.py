@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from aftercare import services as aftercare
 from clinic.errors import DomainError
 from clinic.models import Room, StaffMember
 from patients.models import Patient
@@ -132,7 +133,7 @@ def appointment_create(
     price = price_for(treatment=treatment, minutes=minutes, on=timezone.localtime(start).date())
     try:
         with transaction.atomic():
-            return Appointment.objects.create(
+            appointment = Appointment.objects.create(
                 patient=patient,
                 treatment=treatment,
                 start=start,
@@ -151,6 +152,9 @@ def appointment_create(
             )
     except IntegrityError as exc:  # PostgreSQL's exclusion constraints: a race was lost
         raise DomainError(TIME_TAKEN, code="conflict") from exc
+    # The outbox rows go in with the booking: no broker is needed to book.
+    aftercare.reminders_for_appointment(appointment=appointment)
+    return appointment
 
 
 TIME_TAKEN = "Sorry, that time was just taken. Please choose another."
@@ -213,6 +217,8 @@ def appointment_set_status(
         )
     appointment.status = status
     appointment.save(update_fields=["status"])
+    if status in (Status.CANCELLED, Status.NO_SHOW):
+        aftercare.reminders_cancel_for_appointment(appointment=appointment)
     return appointment
 
 
@@ -406,6 +412,7 @@ def appointment_cancel(
     appointment.cancellation_reason = reason
     appointment.late_change = late
     appointment.save(update_fields=["status", "cancelled_at", "cancellation_reason", "late_change"])
+    aftercare.reminders_cancel_for_appointment(appointment=appointment)
     waiting_list_offer(freed=appointment)
     return appointment
 
@@ -502,6 +509,7 @@ def appointment_reschedule(
     ):
         session.consultant, session.nurse = consultant, nurse
         session.save(update_fields=["consultant", "nurse"])
+    aftercare.reminders_move_for_appointment(appointment=appointment)
     freed = Appointment(treatment=appointment.treatment, start=old[0], end=old[1], room_id=old[2])
     waiting_list_offer(freed=freed)
     return appointment
@@ -579,6 +587,7 @@ def waiting_list_offer(*, freed: Appointment) -> WaitingListEntry | None:
         entry.offered_start = freed.start
         entry.offered_at = timezone.now()
         entry.save(update_fields=["status", "offered_start", "offered_at"])
+        aftercare.reminder_for_waiting_list_offer(entry=entry)
         return entry
     return None
 

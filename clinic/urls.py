@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("my/", include("patients.urls")),
+    path("aftercare/", include("aftercare.urls")),
     path("staff/diary/", include("bookings.urls")),
     path("staff/", include("treatments.urls")),
     path("admin/", admin.site.urls),

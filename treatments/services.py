@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from aftercare import services as aftercare
 from bookings.models import Appointment
 from bookings.services import (
     appointment_check_clashes,
@@ -422,6 +423,7 @@ def session_reschedule(*, session: SessionRecord, start: datetime) -> SessionRec
     )
     appointment.start, appointment.end = start, end
     appointment.save(update_fields=["start", "end"])
+    aftercare.reminders_move_for_appointment(appointment=appointment)
     return session
 
 
@@ -859,6 +861,7 @@ def session_complete(*, session: SessionRecord, by: StaffMember) -> SessionRecor
             reason=f"All {course.planned_sessions} planned sessions completed.",
         )
     session.course = course
+    aftercare.aftercare_plan_create(session=session)
     return session
 
 

@@ -220,6 +220,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "dispatch-reminders": {
+        "task": "aftercare.tasks.dispatch_due_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 HEALTHZ_TIMEOUT_SECONDS = 2
 
@@ -247,6 +252,9 @@ LOGGING = {
 
 # --- The clinic ------------------------------------------------------------------
 CLINIC_NAME = os.environ.get("CLINIC_NAME", "Veinline")
+# The address people reach the site at, for links in emails and text messages.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "aftercare.sms.ConsoleSmsBackend")
 
 # --- Booking rules (hours/days; the clinic may change them per deployment) -----------------
 BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 24)

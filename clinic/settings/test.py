@@ -10,3 +10,4 @@ DEBUG = False  # tests see the app as a visitor would; templates still get the d
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
+SMS_BACKEND = "aftercare.sms.MemorySmsBackend"
