@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 Kind = Reminder.Kind
 Status = Reminder.Status
 
-STALE_CLAIM = timedelta(minutes=10)  # a claimed row not sent by then is claimed again
 MAX_ATTEMPTS = 5
 QUIET_HOURS = (time(21, 0), time(8, 0))  # no SMS in these local hours; moved to 08:00
 CHECK_IN_SALT = "aftercare.check-in"
@@ -388,7 +387,10 @@ def reminders_claim_due(*, now: datetime | None = None, limit: int = 500) -> lis
         ids = list(due)
         stale = list(
             Reminder.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
+            .filter(
+                status=Status.SENDING,
+                claimed_at__lt=now - timedelta(seconds=settings.REMINDER_STALE_CLAIM_SECONDS),
+            )
             .values_list("pk", flat=True)[: max(0, limit - len(ids))]
         )
         ids += stale

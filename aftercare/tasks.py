@@ -12,15 +12,17 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="aftercare.tasks.dispatch_due_reminders", ignore_result=True)
-def dispatch_due_reminders(limit: int = 500) -> int:
+def dispatch_due_reminders(limit: int = 500, queue: str | None = None) -> int:
     """Claim due reminders and hand each to ``send_reminder``. Run by beat every minute.
 
     If the broker refuses a hand-over, the row stays claimed and is claimed again after
-    ``services.STALE_CLAIM``: nothing is lost.
+    ``REMINDER_STALE_CLAIM_SECONDS``: nothing is lost.
     """
     ids = services.reminders_claim_due(limit=limit)
     for reminder_id in ids:
-        send_reminder.delay(reminder_id)
+        # No retries here: with the broker down the beat run fails fast and the rows are
+        # claimed again later, instead of this task hanging on the connection.
+        send_reminder.apply_async(args=[reminder_id], retry=False, queue=queue)
     return len(ids)
 
 

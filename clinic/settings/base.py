@@ -255,6 +255,8 @@ CLINIC_NAME = os.environ.get("CLINIC_NAME", "Veinline")
 # The address people reach the site at, for links in emails and text messages.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "aftercare.sms.ConsoleSmsBackend")
+# A reminder claimed for sending but not sent within this time is claimed again.
+REMINDER_STALE_CLAIM_SECONDS = env_int("REMINDER_STALE_CLAIM_SECONDS", 600)
 
 # --- Booking rules (hours/days; the clinic may change them per deployment) -----------------
 BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 24)

@@ -8,6 +8,10 @@ from .base import *  # noqa: F403
 
 DEBUG = False  # tests see the app as a visitor would; templates still get the debug key above
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A test that runs a real worker in another process reads its mail from files instead.
+EMAIL_BACKEND = os.environ.get(
+    "TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get("TEST_EMAIL_FILE_PATH", "")
 WHITENOISE_USE_FINDERS = True
 SMS_BACKEND = "aftercare.sms.MemorySmsBackend"
