@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from aftercare.services import check_in_record
 from bookings.models import Appointment, WaitingListEntry
 from bookings.services import (
     appointment_book,
@@ -66,6 +67,7 @@ PATIENTS = [
     ("patient3@example.com", "Margaret", "Doyle"),
     ("patient4@example.com", "Owen", "Price"),
     ("patient5@example.com", "Sofia", "Romano"),
+    ("patient6@example.com", "Daniel", "Hughes"),
 ]
 
 # England's bank holidays in the demo's six months (the clinic is closed).
@@ -245,6 +247,73 @@ def seed_journeys(location: Location) -> None:
         _consultation(margaret, today - timedelta(days=7), consulting, consultant)
 
 
+def seed_aftercare(location: Location) -> None:
+    """patient6@: a session two days ago, so today is day 3 of aftercare, with the walk and
+    the stockings ticked on days 1 and 2 and the rest of the reminders pending."""
+    daniel = Patient.objects.get(user__email="patient6@example.com")
+    if Course.objects.filter(patient=daniel).exists():
+        return
+    consultant = StaffMember.objects.get(user__email="consultant@example.com")
+    nurse = StaffMember.objects.get(user__email="nurse2@example.com")
+    consulting = Room.objects.get(location=location, name="Consulting room")
+    treatment_room = Room.objects.get(location=location, name="Treatment room 2")
+    micro = Treatment.objects.get(slug="microsclerotherapy")
+    today = timezone.localdate()
+    screening_submit(patient=daniel, answers={})
+    consultation = _consultation(daniel, today - timedelta(days=30), consulting, consultant)
+    course = course_plan(
+        consultation=consultation,
+        consultant=consultant,
+        treatment=micro,
+        planned_sessions=2,
+        legs=Legs.RIGHT,
+        treated_areas=["right_calf_back_lateral", "right_ankle_lateral"],
+    )
+    form = consent_current_form(micro)
+    if form is None:
+        raise RuntimeError("No consent form is published for microsclerotherapy; migrate.")
+    consent_sign(
+        course=course,
+        form=form,
+        typed_name=daniel.full_name,
+        statements_accepted=list(form.statements),
+        method=SignedConsent.Method.ONLINE,
+    )
+    session = session_schedule(
+        course=course,
+        start=_at(today - timedelta(days=2), 11),
+        minutes=30,
+        consultant=consultant,
+        nurse=nurse,
+        room=treatment_room,
+    )
+    session_confirm_consent(session=session, nurse=nurse)
+    session_start(session=session, by=nurse)
+    session_record(
+        session=session,
+        by=nurse,
+        treated_areas=["right_calf_back_lateral", "right_ankle_lateral"],
+        concentration_percent="0.3",
+        total_volume_ml="1.5",
+        injections=14,
+        discomfort=2,
+        discharge_walk_minutes=10,
+    )
+    session_fit_stocking(
+        session=session, by=nurse, leg=Legs.RIGHT, compression_class="2", length="knee"
+    )
+    session_complete(session=session, by=nurse)
+    for days_ago in (2, 1):
+        check_in_record(
+            patient=daniel,
+            day=today - timedelta(days=days_ago),
+            walked=True,
+            stockings_on=True,
+            bruising=days_ago == 1,
+            pain_score=2,
+        )
+
+
 def seed_availability(location: Location) -> None:
     """Opening hours (Mon–Fri 08:30–18:00, Sat 09:00–13:00), bank holidays, and working
     patterns for the seeded staff from 90 days ago to six months ahead."""
@@ -323,4 +392,5 @@ def seed_demo() -> None:
     seed_people(location)
     seed_availability(location)
     seed_journeys(location)
+    seed_aftercare(location)
     seed_bookings()

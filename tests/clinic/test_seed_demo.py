@@ -33,7 +33,7 @@ def test_seed_demo_creates_the_demo_clinic_and_logins():
     assert Room.objects.filter(kind=Room.Kind.TREATMENT).count() == 2
     assert StaffMember.objects.filter(role=Role.CONSULTANT).count() == 1
     assert StaffMember.objects.filter(role=Role.NURSE).count() == 2
-    assert Patient.objects.count() == 5
+    assert Patient.objects.count() == 6
     for email, role in [
         ("patient@example.com", Role.PATIENT),
         ("nurse@example.com", Role.NURSE),
@@ -114,3 +114,16 @@ def test_seed_demo_makes_the_diary_bookable():
         window=BookingWindow(),
     )
     assert slots, "the seeded patterns leave free times for the next session"
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_has_a_patient_in_aftercare_with_pending_reminders():
+    from django.utils import timezone
+
+    from aftercare.models import AftercarePlan, CheckIn, Reminder
+
+    call_command("seed_demo", stdout=StringIO())
+    plan = AftercarePlan.objects.get(patient__user__email="patient6@example.com")
+    assert plan.day_number(timezone.localdate()) == 3
+    assert CheckIn.objects.filter(plan=plan, walked=True).count() == 2
+    assert Reminder.objects.filter(plan=plan, status="pending").exists()
