@@ -150,11 +150,14 @@ def free_slots(
     location: Location | None = None,
     window: BookingWindow | None = None,
     ignore_appointment_id: int | None = None,
+    consultant_id: int | None = None,
 ) -> dict[date, list[Slot]]:
     """Free slots per local day, in time order (at most one slot per start time).
 
     ``ignore_appointment_id`` leaves one appointment out of the busy times: the one being
     rescheduled. Without a window (staff booking) notice and horizon do not apply.
+    ``consultant_id`` keeps one consultant (a course session stays with its consultant
+    even when it is moved and the course is not passed).
     """
     zone = _zone()
     needs_nurse = treatment.kind == Treatment.Kind.TREATMENT
@@ -199,6 +202,8 @@ def free_slots(
     consultants = StaffMember.objects.filter(is_active=True, role=StaffMember.StaffRole.CONSULTANT)
     if course is not None:
         consultants = consultants.filter(pk=course.consultant_id)
+    if consultant_id is not None:
+        consultants = consultants.filter(pk=consultant_id)
     consultant_ids = list(consultants.order_by("pk").values_list("pk", flat=True))
     nurse_ids: list[int] = []
     if needs_nurse:

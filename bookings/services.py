@@ -473,9 +473,9 @@ def appointment_reschedule(
         patient=appointment.patient,
         window=window,
         ignore_appointment_id=appointment.pk,
+        # A session stays with its course's consultant.
+        consultant_id=course.consultant_id if course is not None else None,
     ).get(day, [])
-    if course is not None:  # a session stays with its course's consultant
-        candidates = [c for c in candidates if c.consultant_id == course.consultant_id]
     slot = next((c for c in candidates if c.start == start), None)
     if slot is None:
         raise DomainError(TIME_TAKEN, code="conflict")

@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("bookings.urls_patient")),
     path("my/", include("patients.urls")),
     path("aftercare/", include("aftercare.urls")),
     path("staff/diary/", include("bookings.urls")),

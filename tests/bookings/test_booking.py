@@ -197,3 +197,33 @@ def test_staff_book_on_behalf_without_notice(open_clinic, patient, consultant):
     )
     assert not appointment.booked_online
     assert appointment.start - NOW < timedelta(hours=24)
+
+
+def test_a_session_moves_to_a_time_its_own_consultant_has_free(open_clinic, course, consultant):
+    """Another consultant free at the same time (and first in line) must not hide it."""
+    from datetime import time as clock
+
+    from clinic.models import WorkingPattern
+
+    from ..factories import ConsultantFactory
+
+    other = ConsultantFactory()
+    # The other consultant was created later (higher id); make one with a lower id win
+    # the "first free" choice by swapping roles: the course belongs to the later one.
+    course.consultant = other
+    course.save()
+    for weekday in range(5):
+        WorkingPattern.objects.create(
+            staff=other,
+            location=open_clinic,
+            weekday=weekday,
+            starts=clock(9),
+            ends=clock(17),
+            valid_from=date(2026, 1, 1),
+        )
+    appointment = appointment_book(
+        patient=course.patient, treatment=course.treatment, start=local(2026, 5, 8, 10), minutes=30
+    )
+    assert appointment.consultant == other
+    moved = appointment_reschedule(appointment=appointment, start=local(2026, 5, 11, 11))
+    assert moved.consultant == other
