@@ -249,8 +249,11 @@ def free_slots(
         elif exception.kind == StaffException.Kind.LEAVE:
             busy[("staff", exception.staff_id)].add(exception.starts_at, exception.ends_at)
 
+    # A little either side of the range: buffers reach past midnight both ways.
     appointments = Appointment.objects.filter(
-        status__in=HOLDS_TIME, start__lt=range_end + timedelta(hours=4), end__gt=range_start
+        status__in=HOLDS_TIME,
+        start__lt=range_end + timedelta(hours=4),
+        end__gt=range_start - timedelta(hours=4),
     ).filter(
         Q(consultant_id__in=staff_ids)
         | Q(nurse_id__in=staff_ids)

@@ -6,7 +6,7 @@ constraints, row locks) are built on top of these in the booking engine.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -244,6 +244,9 @@ def _find_slot(
     from .availability import BookingWindow, free_slots
 
     _require_aware(start)
+    # Compare as UTC: a local time in the repeated autumn hour never equals a UTC
+    # datetime (PEP 495), though it is the same instant.
+    start = start.astimezone(UTC)
     day = timezone.localtime(start).date()
     window = BookingWindow() if online else None
     if window is not None:
@@ -457,6 +460,7 @@ def appointment_reschedule(
     from .availability import BookingWindow, free_slots
 
     _require_aware(start)
+    start = start.astimezone(UTC)
     window = BookingWindow(now) if by_staff is None else None
     if window is not None and not (window.earliest <= start <= window.latest):
         raise DomainError(

@@ -2,14 +2,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Location, Room, StaffMember, User
+from .models import (
+    Closure,
+    Location,
+    OpeningHours,
+    Room,
+    StaffException,
+    StaffMember,
+    User,
+    WorkingPattern,
+)
 from .services import staff_member_save
 
 
@@ -84,11 +96,34 @@ class RoomInline(admin.TabularInline):
     extra = 0
 
 
+class OpeningHoursForm(forms.ModelForm):
+    """Opening hours with a plain message when the times are the wrong way round (the
+    model's constraint says the same; this puts the message on the field)."""
+
+    class Meta:
+        model = OpeningHours
+        fields = ("location", "weekday", "opens", "closes")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        opens, closes = cleaned.get("opens"), cleaned.get("closes")
+        if opens is not None and closes is not None and closes <= opens:
+            self.add_error("closes", "The closing time must be after the opening time.")
+        return cleaned
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    form = OpeningHoursForm
+    extra = 0
+    verbose_name_plural = "Opening hours (clinic time; add two rows for a lunch break)"
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "phone", "is_active")
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [RoomInline]
+    inlines = [RoomInline, OpeningHoursInline]
 
 
 @admin.register(Room)
@@ -117,3 +152,159 @@ class StaffMemberAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # staff who leave are made inactive; their records stay attributed
+
+
+# --- availability: opening hours, closures, working patterns, staff exceptions ---------
+
+
+def _staff_choices() -> QuerySet[StaffMember]:
+    """Nurses and consultants, the people whose time the slot search plans."""
+    return (
+        StaffMember.objects.filter(
+            role__in=[StaffMember.StaffRole.NURSE, StaffMember.StaffRole.CONSULTANT]
+        )
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+
+
+class StaffChoiceMixin:
+    """The staff select lists nurses and consultants with their names in one query."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "staff":
+            kwargs["queryset"] = _staff_choices()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class StaffListFilter(admin.SimpleListFilter):
+    title = "member of staff"
+    parameter_name = "staff"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(s.pk), s.display_name) for s in _staff_choices()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(staff_id=int(value))
+
+
+class CurrentPatternFilter(admin.SimpleListFilter):
+    title = "in force"
+    parameter_name = "in_force"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("now", "In force today"), ("ended", "Ended")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        today = timezone.localdate()
+        if self.value() == "now":
+            return queryset.filter(valid_from__lte=today).exclude(valid_until__lt=today)
+        if self.value() == "ended":
+            return queryset.filter(valid_until__lt=today)
+        return queryset
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    form = OpeningHoursForm
+    list_display = ("location", "weekday", "opens", "closes")
+    list_filter = ("location", "weekday")
+    list_select_related = ("location",)
+    ordering = ("location__name", "weekday", "opens")
+
+
+class ClosureForm(forms.ModelForm):
+    class Meta:
+        model = Closure
+        fields = ("location", "date", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        day = cleaned.get("date")
+        if day is not None and cleaned.get("location") is None:
+            # The database lets two "every location" rows share a day (NULLs differ).
+            others = Closure.objects.filter(location__isnull=True, date=day)
+            if self.instance.pk:
+                others = others.exclude(pk=self.instance.pk)
+            if others.exists():
+                raise ValidationError("Every location is already closed on that day.")
+        return cleaned
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    form = ClosureForm
+    list_display = ("date", "where", "reason")
+    list_filter = ("location",)
+    list_select_related = ("location",)
+    date_hierarchy = "date"
+    search_fields = ("reason",)
+
+    @admin.display(description="Where", ordering="location__name")
+    def where(self, obj: Closure) -> str:
+        return obj.location.name if obj.location else "Every location"
+
+
+class WorkingPatternForm(forms.ModelForm):
+    class Meta:
+        model = WorkingPattern
+        fields = ("staff", "location", "weekday", "starts", "ends", "valid_from", "valid_until")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        starts, ends = cleaned.get("starts"), cleaned.get("ends")
+        if starts is not None and ends is not None and ends <= starts:
+            self.add_error("ends", "The end time must be after the start time.")
+        valid_from, valid_until = cleaned.get("valid_from"), cleaned.get("valid_until")
+        if valid_from is not None and valid_until is not None and valid_until < valid_from:
+            self.add_error("valid_until", "The last day must not be before the first day.")
+        return cleaned
+
+
+@admin.register(WorkingPattern)
+class WorkingPatternAdmin(StaffChoiceMixin, admin.ModelAdmin):
+    form = WorkingPatternForm
+    list_display = ("staff", "weekday", "starts", "ends", "location", "valid_from", "valid_until")
+    list_filter = (StaffListFilter, "weekday", "location", CurrentPatternFilter)
+    list_select_related = ("staff__user", "location")
+    ordering = ("staff__user__last_name", "staff__user__first_name", "weekday", "starts")
+    search_fields = ("staff__user__first_name", "staff__user__last_name")
+
+
+class StaffExceptionForm(forms.ModelForm):
+    class Meta:
+        model = StaffException
+        fields = ("staff", "kind", "location", "starts_at", "ends_at", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+            self.add_error("ends_at", "The end must be after the start.")
+        extra = cleaned.get("kind") == StaffException.Kind.EXTRA
+        if extra and cleaned.get("location") is None and "location" not in self.errors:
+            self.add_error("location", "An extra clinic needs a location.")
+        return cleaned
+
+
+@admin.register(StaffException)
+class StaffExceptionAdmin(StaffChoiceMixin, admin.ModelAdmin):
+    form = StaffExceptionForm
+    list_display = ("staff", "kind", "local_start", "local_end", "location", "reason")
+    list_filter = ("kind", StaffListFilter, "location")
+    list_select_related = ("staff__user", "location")
+    date_hierarchy = "starts_at"
+    ordering = ("-starts_at",)
+
+    @admin.display(description="From (clinic time)", ordering="starts_at")
+    def local_start(self, obj: StaffException) -> str:
+        return f"{timezone.localtime(obj.starts_at):%d/%m/%Y %H:%M}"
+
+    @admin.display(description="Until (clinic time)", ordering="ends_at")
+    def local_end(self, obj: StaffException) -> str:
+        return f"{timezone.localtime(obj.ends_at):%d/%m/%Y %H:%M}"

@@ -172,6 +172,7 @@ REFERENCE_DATA = [
     ("treatments.migrations.0002_seed_catalogue", "seed"),
     ("treatments.migrations.0004_seed_prices_and_buffers", "seed"),
     ("clinic.migrations.0005_availability_permissions", "grant"),
+    ("clinic.migrations.0006_admins_remove_availability_rows", "grant"),
 ]
 
 

@@ -156,10 +156,14 @@ def test_the_status_move_is_post_only(nurse_client):
 # --- the diary of a day -------------------------------------------------------------
 
 
-def test_the_diary_lists_a_days_appointments_in_time_order(nurse_client, schedule, course):
+def test_the_diary_lists_a_days_appointments_by_room_in_time_order(nurse_client, schedule, course):
     day = ahead(10)
-    late = AppointmentFactory(start=at(day, 15), end=at(day, 15, 30))
-    early = AppointmentFactory(start=at(day, 9), end=at(day, 9, 30))
+    room = ConsultingRoomFactory(name="Blue room")
+    late = AppointmentFactory(start=at(day, 15), end=at(day, 15, 30), room=room)
+    early = AppointmentFactory(start=at(day, 9), end=at(day, 9, 30), room=room)
+    elsewhere = AppointmentFactory(
+        start=at(day, 8), end=at(day, 8, 30), room=ConsultingRoomFactory(name="Green room")
+    )
     session = schedule(course, at(day, 11))
     AppointmentFactory(start=at(day + timedelta(days=1), 8), end=at(day + timedelta(days=1), 9))
 
@@ -167,9 +171,19 @@ def test_the_diary_lists_a_days_appointments_in_time_order(nurse_client, schedul
 
     assert response.status_code == 200
     rows = [entry.appointment.pk for entry in response.context["entries"]]
-    assert rows == [early.pk, session.appointment.pk, late.pk]
+    assert rows == [elsewhere.pk, early.pk, session.appointment.pk, late.pk]
+    groups = [
+        (g.room.name, [e.appointment.pk for e in g.entries]) for g in response.context["rooms"]
+    ]
+    assert groups == [
+        ("Blue room", [early.pk, late.pk]),
+        ("Green room", [elsewhere.pk]),
+        (session.appointment.room.name, [session.appointment.pk]),
+    ]
     html = response.content.decode()
+    assert html.index("Blue room") < html.index(early.patient.full_name)
     assert html.index(early.patient.full_name) < html.index(late.patient.full_name)
+    assert html.index(late.patient.full_name) < html.index("Green room")
     for text in [
         "09:00–09:30",
         "Initial consultation",
@@ -268,6 +282,140 @@ def test_a_booked_consultation_can_be_completed_missed_or_cancelled(nurse_client
     assert appointment.status == target
 
 
+def test_the_cancel_button_cancels_through_the_booking_service(nurse_client):
+    # Inside the patient cut-off: the cancellation is recorded, flagged and its time freed.
+    appointment = AppointmentFactory(start=at(ahead(1), 9), end=at(ahead(1), 9, 30))
+    response = nurse_client.post(status_url(appointment), {"status": Status.CANCELLED})
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED
+    assert appointment.cancelled_at is not None
+    assert appointment.cancellation_reason == "Cancelled by the clinic."
+    assert appointment.late_change
+    page = nurse_client.get(response.url).content.decode()
+    assert "Marked as a late cancellation." in page
+    assert 'data-testid="flag-late"' in page
+
+
+def test_the_cancel_button_frees_the_time_for_the_waiting_list(nurse_client, open_clinic):
+    from bookings.models import WaitingListEntry
+    from bookings.services import waiting_list_join
+
+    day = ahead(7)
+    while day.weekday() > 4:  # the clinic is open on weekdays
+        day += timedelta(days=1)
+    waiting = PatientFactory()
+    waiting_list_join(
+        patient=waiting,
+        treatment=treatment("initial-consultation"),
+        earliest_date=day,
+        latest_date=day,
+    )
+    room = open_clinic.rooms.get(kind=Room.Kind.CONSULTING)
+    consultant = open_clinic.patterns.first().staff
+    appointment = AppointmentFactory(
+        start=at(day, 10), end=at(day, 10, 30), room=room, consultant=consultant
+    )
+    assert nurse_client.post(status_url(appointment), {"status": Status.CANCELLED}).status_code == (
+        302
+    )
+    entry = WaitingListEntry.objects.get(patient=waiting)
+    assert entry.status == WaitingListEntry.Status.OFFERED
+    assert entry.offered_start == at(day, 10)
+
+
+def test_a_checked_in_consultation_can_still_be_cancelled_from_the_diary(nurse_client):
+    appointment = AppointmentFactory(
+        start=at(ahead(1), 9), end=at(ahead(1), 9, 30), status=Status.CHECKED_IN
+    )
+    response = nurse_client.post(status_url(appointment), {"status": Status.CANCELLED})
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED
+
+
+def test_a_booked_appointment_offers_move_and_cancel_pages(nurse_client):
+    day = ahead(3)
+    booked = AppointmentFactory(start=at(day, 9), end=at(day, 9, 30))
+    done = AppointmentFactory(start=at(day, 10), end=at(day, 10, 30), status=Status.COMPLETED)
+    html = nurse_client.get(diary_url(day)).content.decode()
+    assert reverse("bookings:reschedule", args=[booked.pk]) in html
+    assert reverse("bookings:cancel", args=[booked.pk]) in html
+    assert reverse("bookings:reschedule", args=[done.pk]) not in html
+    assert reverse("bookings:cancel", args=[done.pk]) not in html
+
+
+def test_the_diary_flags_late_changes_and_no_shows(nurse_client):
+    day = ahead(3)
+    moved = AppointmentFactory(start=at(day, 9), end=at(day, 9, 30), late_change=True)
+    missed = AppointmentFactory(start=at(day, 10), end=at(day, 10, 30), status=Status.NO_SHOW)
+    plain = AppointmentFactory(start=at(day, 11), end=at(day, 11, 30))
+    cancelled = AppointmentFactory(
+        start=at(day, 12),
+        end=at(day, 12, 30),
+        status=Status.CANCELLED,
+        late_change=True,
+        cancellation_reason="Unwell <b>today</b>",
+    )
+    html = nurse_client.get(diary_url(day)).content.decode()
+
+    def row(appointment: Appointment) -> str:
+        start = html.index(f'data-testid="appointment-{appointment.pk}"')
+        return html[start : html.index("</tr>", start)]
+
+    assert "Late change" in row(moved)
+    assert 'data-testid="flag-no-show"' in row(missed)
+    assert "flag-" not in row(plain)
+    assert "Late cancellation" in row(cancelled)
+    assert "Unwell &lt;b&gt;today&lt;/b&gt;" in row(cancelled)
+
+
+# --- the location filter ----------------------------------------------------------
+
+
+def test_the_diary_shows_one_location_when_asked(nurse_client):
+    from ..factories import LocationFactory
+
+    day = ahead(4)
+    leeds = LocationFactory(name="Leeds", slug="leeds")
+    york = LocationFactory(name="York", slug="york")
+    here = AppointmentFactory(
+        start=at(day, 9), end=at(day, 9, 30), room=ConsultingRoomFactory(location=leeds)
+    )
+    there = AppointmentFactory(
+        start=at(day, 9), end=at(day, 9, 30), room=ConsultingRoomFactory(location=york)
+    )
+
+    everywhere = nurse_client.get(diary_url(day))
+    assert {e.appointment.pk for e in everywhere.context["entries"]} == {here.pk, there.pk}
+    assert "York" in everywhere.content.decode()
+
+    response = nurse_client.get(DIARY, {"day": day.isoformat(), "location": leeds.pk})
+    assert response.status_code == 200
+    assert [e.appointment.pk for e in response.context["entries"]] == [here.pk]
+    assert response.context["location"] == leeds
+    html = response.content.decode()
+    assert there.patient.full_name not in html
+    # the day links keep the location
+    assert f"day={(day + timedelta(days=1)).isoformat()}&amp;location={leeds.pk}" in html
+
+
+@pytest.mark.parametrize("value", ["abc", "999999", "99999999999999999999", "<b>1</b>", "-1"])
+def test_an_unknown_location_is_a_400(nurse_client, value):
+    response = nurse_client.get(DIARY, {"location": value})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "That location is not one of the clinic" in html
+    assert "<b>1</b>" not in html
+
+
+def test_an_inactive_location_is_not_offered(nurse_client):
+    from ..factories import LocationFactory
+
+    closed = LocationFactory(name="Old site", slug="old-site", is_active=False)
+    assert nurse_client.get(DIARY, {"location": closed.pk}).status_code == 400
+
+
 def test_a_move_the_map_refuses_is_a_409_with_the_services_message(nurse_client):
     day = ahead(2)
     appointment = AppointmentFactory(start=at(day, 9), end=at(day, 9, 30), status=Status.COMPLETED)
@@ -333,19 +481,21 @@ def _diary_rows(day: date, count: int, nurse, room) -> None:
             )
 
 
+@pytest.mark.parametrize("by_location", [False, True])
 def test_the_diary_query_count_does_not_grow_with_appointments(
-    nurse_client, nurse, treatment_room, django_assert_max_num_queries
+    nurse_client, nurse, treatment_room, django_assert_max_num_queries, by_location
 ):
+    query = {"location": treatment_room.location_id} if by_location else {}
     day = ahead(5)
     _diary_rows(day, 1, nurse, treatment_room)
-    with django_assert_max_num_queries(6) as one:
-        response = nurse_client.get(diary_url(day))
+    with django_assert_max_num_queries(8) as one:
+        response = nurse_client.get(DIARY, {"day": day.isoformat(), **query})
     assert len(response.context["entries"]) == 1
 
     other_day = ahead(6)
     _diary_rows(other_day, 30, nurse, treatment_room)
-    with django_assert_max_num_queries(6) as thirty:
-        response = nurse_client.get(diary_url(other_day))
+    with django_assert_max_num_queries(8) as thirty:
+        response = nurse_client.get(DIARY, {"day": other_day.isoformat(), **query})
     assert len(response.context["entries"]) == 30
     assert len(thirty.captured_queries) == len(one.captured_queries)
 

@@ -34,8 +34,12 @@ def test_permissions_fit_each_role():
     assert "clinic.change_staffmember" not in perms("Consultant")
     admin = perms("Clinic admin")
     assert {"clinic.add_room", "clinic.change_location", "clinic.add_staffmember"} <= admin
-    # Nobody but a superuser deletes people or places: they are deactivated instead.
-    assert not any(p.split(".")[1].startswith("delete_") for g in Role for p in perms(g))
+    # Nobody deletes people, places or records: they are deactivated or kept. Only the
+    # diary's settings (hours, closures, patterns, exceptions) may be removed by admins.
+    diary_settings = {"openinghours", "closure", "workingpattern", "staffexception"}
+    deletes = {p for g in Role for p in perms(g) if p.split(".")[1].startswith("delete_")}
+    assert {p.split("_", 1)[1] for p in deletes} <= diary_settings
+    assert deletes == {f"clinic.delete_{m}" for m in diary_settings}
 
 
 def test_staff_member_create_puts_the_user_in_the_role_group():
