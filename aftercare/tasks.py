@@ -22,7 +22,10 @@ def dispatch_due_reminders(limit: int = 500, queue: str | None = None) -> int:
     for reminder_id in ids:
         # No retries here: with the broker down the beat run fails fast and the rows are
         # claimed again later, instead of this task hanging on the connection.
-        send_reminder.apply_async(args=[reminder_id], retry=False, queue=queue)
+        if queue:
+            send_reminder.apply_async(args=(reminder_id,), retry=False, queue=queue)
+        else:
+            send_reminder.apply_async(args=(reminder_id,), retry=False)
     return len(ids)
 
 

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from aftercare.selectors import aftercare_today
 from clinic.errors import DomainError
 from clinic.permissions import patient_required
 from treatments.models import Course, SignedConsent
@@ -42,7 +43,11 @@ def _acting_patient(request: HttpRequest) -> Patient:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     patient = _acting_patient(request)
-    return render(request, "patients/dashboard.html", {"board": patient_dashboard(patient=patient)})
+    context = {
+        "board": patient_dashboard(patient=patient),
+        "aftercare": aftercare_today(patient=patient, with_reminders=False),
+    }
+    return render(request, "patients/dashboard.html", context)
 
 
 @patient_required

@@ -141,6 +141,11 @@ class CourseReview:
     consent_state: str
     extensions: list = field(default_factory=list)
     completed_sessions: int = 0
+    flags: list = field(default_factory=list)
+
+    @property
+    def open_flags(self) -> list:
+        return [f for f in self.flags if f.resolved_at is None]
 
     @property
     def consent_label(self) -> str:
@@ -171,6 +176,7 @@ def course_review(*, pk: int) -> CourseReview:
                 queryset=SignedConsent.objects.select_related("form", "witnessed_by__user"),
             ),
             Prefetch("extensions", queryset=_extensions()),
+            Prefetch("flags", queryset=_flags()),
         )
         .get(pk=pk)
     )
@@ -216,10 +222,17 @@ def course_review(*, pk: int) -> CourseReview:
             current_form=current, standing=[c for c in consents if c.is_standing]
         ),
         extensions=list(course.extensions.all()),
+        flags=list(course.flags.all()),
         completed_sessions=sum(
             1 for t in timeline if t.session.status == SessionRecord.Status.COMPLETED
         ),
     )
+
+
+def _flags() -> QuerySet:
+    from aftercare.models import CourseFlag
+
+    return CourseFlag.objects.select_related("resolved_by__user").order_by("-raised_at")
 
 
 def _extensions() -> QuerySet:

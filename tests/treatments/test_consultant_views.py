@@ -550,10 +550,10 @@ def test_review_query_count_is_the_same_for_1_and_30_sessions(
         return course
 
     small, big = build(1, hour=9), build(30, hour=14)
-    with django_assert_max_num_queries(11) as one:
+    with django_assert_max_num_queries(12) as one:
         response = consultant_client.get(review_url(small))
     assert response.content.decode().count('data-testid="timeline-session"') == 1
-    with django_assert_max_num_queries(11) as many:
+    with django_assert_max_num_queries(12) as many:
         response = consultant_client.get(review_url(big))
     assert response.content.decode().count('data-testid="timeline-session"') == 30
     assert len(many.captured_queries) == len(one.captured_queries)
@@ -804,3 +804,11 @@ def test_desk_shows_sessions_done_of_planned(
     schedule(course, local(2026, 2, 2))  # booked, not done: not counted
     html = consultant_client.get(reverse("treatments:consultant_home")).content.decode()
     assert "1 of 3" in html
+
+
+def test_review_shows_aftercare_flags(consultant_client, course):
+    from aftercare.models import CourseFlag
+
+    CourseFlag.objects.create(course=course, reason="Patient reported: a hot, painful leg")
+    html = consultant_client.get(reverse("treatments:course_review", args=[course.pk])).content
+    assert b"a hot, painful leg" in html
