@@ -524,6 +524,24 @@ def _deliver(reminder: Reminder) -> str:
     return f"email:{reminder.idempotency_key}"
 
 
+def _unsigned_consent_url(appointment: Appointment, site: str) -> str:
+    """The page to sign the consent form when a session is coming and the current form
+    version is not signed yet (empty otherwise)."""
+    from treatments.services import consent_current_form, standing_consent
+
+    session = (
+        SessionRecord.objects.filter(appointment=appointment)
+        .select_related("course__treatment")
+        .first()
+    )
+    if session is None:
+        return ""
+    course = session.course
+    if standing_consent(course, consent_current_form(course.treatment)) is not None:
+        return ""
+    return site + reverse("patients:consent_sign", args=[course.pk])
+
+
 def _message_context(reminder: Reminder) -> dict:
     site = settings.SITE_URL.rstrip("/")
     context: dict = {
@@ -545,6 +563,8 @@ def _message_context(reminder: Reminder) -> dict:
     if reminder.appointment is not None:
         context["appointment"] = reminder.appointment
         context["local_start"] = timezone.localtime(reminder.appointment.start)
+        if reminder.kind in (Kind.APPOINTMENT_REMINDER_48H, Kind.APPOINTMENT_REMINDER_2H):
+            context["consent_url"] = _unsigned_consent_url(reminder.appointment, site)
     if reminder.kind == Kind.DAILY_WALK and reminder.day is not None:
         context["check_in_url"] = site + reverse(
             "aftercare:check_in_link",

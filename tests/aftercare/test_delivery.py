@@ -191,6 +191,28 @@ def test_two_dispatchers_at_once_send_each_reminder_once(reference_data):
     assert statuses(ids) == {"sent": 200}
 
 
+def test_completing_a_session_is_fast_with_the_broker_down(
+    reference_data, course, schedule, nurse, sign_consent
+):
+    from treatments import services as clinical
+    from treatments.models import Legs
+
+    sign_consent(course)
+    session = schedule(course, timezone.now() - timezone.timedelta(hours=1))
+    clinical.session_confirm_consent(session=session, nurse=nurse)
+    clinical.session_start(session=session, by=nurse)
+    clinical.session_record(session=session, by=nurse, discharge_walk_minutes=10)
+    for leg in Legs.sides(session.legs_treated):
+        clinical.session_fit_stocking(
+            session=session, by=nurse, leg=leg, compression_class="2", length="knee"
+        )
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_BROKER):
+        started = time.monotonic()
+        clinical.session_complete(session=session, by=nurse)
+        assert time.monotonic() - started < 1.0
+    assert Reminder.objects.filter(plan__session=session, kind="daily_walk").count() >= 20
+
+
 @needs_redis
 def test_broker_down_then_back_sends_every_reminder_once(reference_data, queue, tmp_path):
     from bookings.services import appointment_create

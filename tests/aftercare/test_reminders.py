@@ -243,3 +243,31 @@ def test_check_in_links_are_bound_to_patient_day_and_action(course, schedule, nu
             services.check_in_token(patient_id=1, day=date(2026, 5, 5), action="walked"),
             max_age=timedelta(seconds=-1),
         )
+
+
+def test_a_session_reminder_links_to_an_unsigned_consent(frozen, open_clinic, course, consultant):
+    course.consultant = consultant
+    course.save()
+    appointment = appointment_book(
+        patient=course.patient, treatment=course.treatment, start=local(2026, 5, 8, 10), minutes=30
+    )
+    reminder = Reminder.objects.get(appointment=appointment, kind=Kind.APPOINTMENT_REMINDER_48H)
+    frozen.move_to(local(2026, 5, 6, 10, 1))
+    services.reminders_claim_due()
+    services.reminder_send(reminder_id=reminder.pk)
+    body = mail.outbox[-1].body
+    assert f"/my/courses/{course.pk}/consent/" in body
+
+
+def test_no_consent_link_once_signed(frozen, open_clinic, course, consultant, sign_consent):
+    course.consultant = consultant
+    course.save()
+    sign_consent(course)
+    appointment = appointment_book(
+        patient=course.patient, treatment=course.treatment, start=local(2026, 5, 8, 10), minutes=30
+    )
+    reminder = Reminder.objects.get(appointment=appointment, kind=Kind.APPOINTMENT_REMINDER_48H)
+    frozen.move_to(local(2026, 5, 6, 10, 1))
+    services.reminders_claim_due()
+    services.reminder_send(reminder_id=reminder.pk)
+    assert "/consent/" not in mail.outbox[-1].body
