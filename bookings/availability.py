@@ -118,7 +118,8 @@ class BookingWindow:
     """The first and last instants a patient may book now (notice and horizon)."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or timezone.now()
+        # In UTC, so that adding hours adds real hours whatever zone ``now`` came in.
+        self.now = (now or timezone.now()).astimezone(UTC)
         self.earliest = self.now + timedelta(hours=settings.BOOKING_MIN_NOTICE_HOURS)
         self.latest = self.now + timedelta(days=settings.BOOKING_HORIZON_DAYS)
 
@@ -310,9 +311,12 @@ def free_slots(
                 close_at = local_instant(day, closes, zone)
                 if open_at is None or close_at is None:
                     continue
-                start = open_at
-                while start + length <= close_at:
+                # Step through the local wall clock, not through UTC instants: the hour
+                # repeated in autumn is offered once and the hour skipped in spring never.
+                for start in _wall_clock_starts(day, opens, closes, step, zone):
                     end = start + length
+                    if end > close_at:
+                        break
                     if (
                         start not in slots_of_day
                         and (earliest is None or start >= earliest)
@@ -332,10 +336,23 @@ def free_slots(
                         )
                         if slot is not None:
                             slots_of_day[start] = slot
-                    start += step
         if slots_of_day:
             result[day] = [slots_of_day[k] for k in sorted(slots_of_day)]
     return result
+
+
+def _wall_clock_starts(
+    day: date, opens: time, closes: time, step: timedelta, zone: ZoneInfo
+) -> Iterable[datetime]:
+    """UTC instants of the local times opens, opens+step, … before closes on ``day``;
+    a local time that does not exist that day is left out, a repeated one given once."""
+    clock = datetime.combine(day, opens)
+    last = datetime.combine(day, closes)
+    while clock < last:
+        instant = local_instant(day, clock.time(), zone)
+        if instant is not None:
+            yield instant
+        clock += step
 
 
 def _first_free_team(

@@ -308,6 +308,12 @@ def appointment_book(
     if online and not treatment.bookable_online:
         raise DomainError(f"{treatment} is booked through the clinic, not online.")
     course = option.course
+    day = timezone.localtime(start).date()
+    if option.earliest_day is not None and day < option.earliest_day:
+        raise DomainError(
+            option.reason or f"The first day you can book is {option.earliest_day:%-d %B %Y}.",
+            code="gap",
+        )
     slot = _find_slot(
         patient=patient,
         treatment=treatment,

@@ -222,7 +222,7 @@ def course_review(*, pk: int) -> CourseReview:
             current_form=current, standing=[c for c in consents if c.is_standing]
         ),
         extensions=list(course.extensions.all()),
-        flags=list(course.flags.all()),
+        flags=list(course.flags.all()),  # type: ignore[attr-defined]
         completed_sessions=sum(
             1 for t in timeline if t.session.status == SessionRecord.Status.COMPLETED
         ),
