@@ -20,7 +20,7 @@ from bookings.services import (
 )
 from patients.models import Patient
 from patients.services import patient_sign_up, screening_submit
-from treatments.models import Course, Legs, SignedConsent, Treatment
+from treatments.models import Course, Legs, SessionRecord, SignedConsent, Treatment
 from treatments.services import (
     consent_current_form,
     consent_sign,
@@ -145,6 +145,51 @@ def _consultation(patient: Patient, day: date, room: Room, consultant: StaffMemb
     return appointment_set_status(appointment=appointment, status=Appointment.Status.COMPLETED)
 
 
+def _sign_online(course: Course) -> None:
+    form = consent_current_form(course.treatment)
+    if form is None:
+        raise RuntimeError(f"No consent form is published for {course.treatment}; migrate.")
+    consent_sign(
+        course=course,
+        form=form,
+        typed_name=course.patient.full_name,
+        statements_accepted=list(form.statements),
+        method=SignedConsent.Method.ONLINE,
+    )
+
+
+def _run_session(
+    course: Course,
+    *,
+    start: datetime,
+    minutes: int,
+    consultant: StaffMember,
+    nurse: StaffMember,
+    room: Room,
+    stocking_length: str,
+    music_request: str = "",
+    **record: object,
+) -> SessionRecord:
+    """Book, run and complete the next session of a course, as the nurse would."""
+    session = session_schedule(
+        course=course,
+        start=start,
+        minutes=minutes,
+        consultant=consultant,
+        nurse=nurse,
+        room=room,
+        music_request=music_request,
+    )
+    session_confirm_consent(session=session, nurse=nurse)
+    session_start(session=session, by=nurse)
+    session_record(session=session, by=nurse, **record)
+    for leg in Legs.sides(course.legs):
+        session_fit_stocking(
+            session=session, by=nurse, leg=leg, compression_class="2", length=stocking_length
+        )
+    return session_complete(session=session, by=nurse)
+
+
 def seed_journeys(location: Location) -> None:
     """Three patients at different points of the journey, so every screen has something.
 
@@ -172,30 +217,16 @@ def seed_journeys(location: Location) -> None:
             treated_areas=["left_calf_back_medial", "right_thigh_front_lateral", "right_knee_back"],
             plan_notes="Avoid long-haul flights for four weeks after each session.",
         )
-        form = consent_current_form(micro)
-        if form is None:
-            raise RuntimeError("No consent form is published for microsclerotherapy; migrate.")
-        consent_sign(
-            course=course,
-            form=form,
-            typed_name=helen.full_name,
-            statements_accepted=list(form.statements),
-            method=SignedConsent.Method.ONLINE,
-        )
-        session = session_schedule(
-            course=course,
+        _sign_online(course)
+        session = _run_session(
+            course,
             start=_at(today - timedelta(days=35), 10),
             minutes=45,
             consultant=consultant,
             nurse=nurse,
             room=treatment_room,
             music_request="Quiet jazz",
-        )
-        session_confirm_consent(session=session, nurse=nurse)
-        session_start(session=session, by=nurse)
-        session_record(
-            session=session,
-            by=nurse,
+            stocking_length="thigh",
             treated_areas=["left_calf_back_medial", "right_thigh_front_lateral"],
             concentration_percent="0.5",
             total_volume_ml="3.5",
@@ -204,10 +235,6 @@ def seed_journeys(location: Location) -> None:
             discharge_walk_minutes=12,
             notes="Tolerated well. Mild stinging on the right thigh.",
         )
-        for leg in Legs.sides(Legs.BOTH):
-            session_fit_stocking(
-                session=session, by=nurse, leg=leg, compression_class="2", length="thigh"
-            )
         session_add_adverse_event(
             session=session,
             by=nurse,
@@ -215,7 +242,6 @@ def seed_journeys(location: Location) -> None:
             severity="mild",
             action_taken="Reassured; expected to fade within two weeks.",
         )
-        session_complete(session=session, by=nurse)
 
     priya = Patient.objects.get(user__email="patient2@example.com")
     if not Course.objects.filter(patient=priya).exists():
@@ -269,29 +295,15 @@ def seed_aftercare(location: Location) -> None:
         legs=Legs.RIGHT,
         treated_areas=["right_calf_back_lateral", "right_ankle_lateral"],
     )
-    form = consent_current_form(micro)
-    if form is None:
-        raise RuntimeError("No consent form is published for microsclerotherapy; migrate.")
-    consent_sign(
-        course=course,
-        form=form,
-        typed_name=daniel.full_name,
-        statements_accepted=list(form.statements),
-        method=SignedConsent.Method.ONLINE,
-    )
-    session = session_schedule(
-        course=course,
+    _sign_online(course)
+    _run_session(
+        course,
         start=_at(today - timedelta(days=2), 11),
         minutes=30,
         consultant=consultant,
         nurse=nurse,
         room=treatment_room,
-    )
-    session_confirm_consent(session=session, nurse=nurse)
-    session_start(session=session, by=nurse)
-    session_record(
-        session=session,
-        by=nurse,
+        stocking_length="knee",
         treated_areas=["right_calf_back_lateral", "right_ankle_lateral"],
         concentration_percent="0.3",
         total_volume_ml="1.5",
@@ -299,10 +311,6 @@ def seed_aftercare(location: Location) -> None:
         discomfort=2,
         discharge_walk_minutes=10,
     )
-    session_fit_stocking(
-        session=session, by=nurse, leg=Legs.RIGHT, compression_class="2", length="knee"
-    )
-    session_complete(session=session, by=nurse)
     for days_ago in (2, 1):
         check_in_record(
             patient=daniel,
