@@ -113,6 +113,9 @@ def appointment_create(
     booked through ``treatments.services.session_schedule``, which adds the course rules.
     """
     _require_aware(start)
+    # Arithmetic in UTC: adding minutes to a local time adds wall-clock minutes, which is
+    # wrong across a change of the clocks.
+    start = start.astimezone(UTC)
     if not treatment.is_active:
         raise DomainError(f"{treatment} is not offered at the moment.")
     if treatment.session_lengths and minutes not in treatment.session_lengths:

@@ -89,7 +89,7 @@ class ClinicAdminFactory(StaffMemberFactory):
 
 # --- clinical ---------------------------------------------------------------------------
 
-from datetime import datetime, timedelta  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
 from bookings.models import Appointment  # noqa: E402
@@ -130,7 +130,11 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
 
     patient = factory.SubFactory(PatientFactory)
     treatment = factory.LazyFunction(lambda: treatment("initial-consultation"))
-    start = factory.Sequence(lambda n: local(2026, 3, 2, 9) + timedelta(minutes=30 * n))
+    # UTC arithmetic: wall-clock steps from a local time would land in the hour skipped in
+    # March and end before they start.
+    start = factory.Sequence(
+        lambda n: local(2026, 3, 2, 9).astimezone(UTC) + timedelta(minutes=30 * n)
+    )
     end = factory.LazyAttribute(lambda o: o.start + timedelta(minutes=30))
     consultant = factory.SubFactory(ConsultantFactory)
     room = factory.SubFactory(ConsultingRoomFactory)

@@ -23,7 +23,7 @@ what and when.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -405,6 +405,7 @@ def session_reschedule(*, session: SessionRecord, start: datetime) -> SessionRec
         course=session.course, number=session.number, when=start, exclude_pk=session.pk
     )
     appointment = session.appointment
+    start = start.astimezone(UTC)  # real minutes, not wall-clock ones, across a clock change
     end = start + (appointment.end - appointment.start)
     appointment_validate_people_and_room(
         treatment=appointment.treatment,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -128,3 +128,11 @@ def test_a_session_appointment_ends_only_through_its_session(course, schedule, s
         appointment=session.appointment, status=Appointment.Status.CHECKED_IN
     )
     assert moved.status == Appointment.Status.CHECKED_IN
+
+
+def test_length_is_real_minutes_across_the_autumn_clock_change():
+    # 01:45 BST on 25 October 2026 (the first 01:45 of the night) is 00:45 UTC. Thirty
+    # minutes later is 01:15 UTC; by the wall clock it would be 02:15 GMT, 90 minutes on.
+    appointment = book(start=local(2026, 10, 25, 1, 45), minutes=30)
+    assert appointment.start == datetime(2026, 10, 25, 0, 45, tzinfo=UTC)
+    assert appointment.end == datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
