@@ -271,3 +271,27 @@ def test_no_consent_link_once_signed(frozen, open_clinic, course, consultant, si
     services.reminders_claim_due()
     services.reminder_send(reminder_id=reminder.pk)
     assert "/consent/" not in mail.outbox[-1].body
+
+
+@pytest.mark.parametrize(
+    ("session_day", "walk_day"),
+    [
+        (date(2026, 3, 26), date(2026, 3, 28)),
+        (date(2026, 3, 26), date(2026, 3, 30)),
+        (date(2026, 10, 22), date(2026, 10, 24)),
+        (date(2026, 10, 22), date(2026, 10, 26)),
+    ],
+)
+def test_the_walk_reminder_goes_out_at_nine_local_not_before(
+    course, schedule, nurse, sign_consent, session_day, walk_day
+):
+    start = local(session_day.year, session_day.month, session_day.day, 10)
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        complete_session(course, schedule, nurse, sign_consent, start)
+    walk = Reminder.objects.get(kind=Kind.DAILY_WALK, day=walk_day)
+    with time_machine.travel(local(walk_day.year, walk_day.month, walk_day.day, 8, 59), tick=False):
+        assert walk.pk not in services.reminders_claim_due(limit=1000)
+    with time_machine.travel(local(walk_day.year, walk_day.month, walk_day.day, 9, 0), tick=False):
+        assert walk.pk in services.reminders_claim_due(limit=1000)
+        assert services.reminder_send(reminder_id=walk.pk) == "sent"
+    assert "walk" in mail.outbox[-1].subject.lower()
