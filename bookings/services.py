@@ -177,9 +177,9 @@ def _lock_resources(
 
 def price_for(*, treatment: Treatment, minutes: int, on: date) -> Price | None:
     """The price in force on a day: one for this length if there is one, else any length."""
-    prices = Price.objects.filter(treatment=treatment, effective_from__lte=on).filter(
-        Q(effective_until__isnull=True) | Q(effective_until__gte=on)
-    )
+    prices = Price.objects.filter(
+        treatment=treatment, package_sessions__isnull=True, effective_from__lte=on
+    ).filter(Q(effective_until__isnull=True) | Q(effective_until__gte=on))
     exact = prices.filter(minutes=minutes).order_by("-effective_from").first()
     return exact or prices.filter(minutes__isnull=True).order_by("-effective_from").first()
 

@@ -104,3 +104,55 @@ class Screening(models.Model):
     @property
     def is_reviewed(self) -> bool:
         return self.reviewed_at is not None
+
+
+class AccountClosureRequest(models.Model):
+    """A patient's request to close their account, acted on by a clinic admin.
+
+    Completing it erases what the clinic may not keep (login, contact details, preferences,
+    feeds, waiting-list entries, message text) and keeps the clinical record for the
+    retention period in ``docs/retention.md``. See ``patients.services``.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        COMPLETED = "completed", "Completed"
+        WITHDRAWN = "withdrawn", "Withdrawn by the patient"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="closure_requests")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    reason = models.TextField(blank=True)
+    requested_at = models.DateTimeField()
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    retain_clinical_until = models.DateField(
+        null=True, blank=True, help_text="The clinical record may be destroyed after this day."
+    )
+    admin_note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status="requested"),
+                name="one_open_closure_request_per_patient",
+                violation_error_message="There is already an open request to close this account.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="requested")
+                | (Q(handled_at__isnull=False) & Q(handled_by__isnull=False)),
+                name="closure_request_handled_has_who_and_when",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Close the account of {self.patient} ({self.get_status_display().lower()})"

@@ -173,6 +173,8 @@ REFERENCE_DATA = [
     ("treatments.migrations.0004_seed_prices_and_buffers", "seed"),
     ("clinic.migrations.0005_availability_permissions", "grant"),
     ("clinic.migrations.0006_admins_remove_availability_rows", "grant"),
+    ("treatments.migrations.0007_public_page_text", "fill"),
+    ("clinic.migrations.0007_faq_price_and_closure_permissions", "grant"),
 ]
 
 

@@ -8,6 +8,7 @@ from DOMAIN.md. Rules that span rows live in ``treatments.services``.
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -114,6 +115,16 @@ class Treatment(models.Model):
         default=10, help_text="Walk straight after the session, before going home."
     )
     default_sclerosant = models.CharField(max_length=80, blank=True, default=DEFAULT_SCLEROSANT)
+    # The public page (/treatments/<slug>/): plain text, a blank line between paragraphs.
+    has_public_page = models.BooleanField(
+        default=False, help_text="Show a page about this treatment on the public site."
+    )
+    page_what_it_is = models.TextField("what it is", blank=True)
+    page_before = models.TextField("before the treatment", blank=True)
+    page_during = models.TextField("during the treatment", blank=True)
+    page_after = models.TextField("straight after", blank=True)
+    page_recovery = models.TextField("recovery", blank=True)
+    page_risks = models.TextField("risks and side effects", blank=True)
 
     history = HistoricalRecords()
 
@@ -558,32 +569,122 @@ class AdverseEvent(models.Model):
 
 
 class Price(models.Model):
-    """A self-funded price for a catalogue item (optionally for one session length),
-    in force from a date. An appointment keeps the price it was quoted at booking."""
+    """A self-funded price for a catalogue item, in force from a date.
+
+    The item is a treatment, optionally narrowed to one session length (``minutes``) or
+    sold as a course package of ``package_sessions`` sessions. Two rows for the same item
+    may not be in force on the same day: on PostgreSQL an
+    exclusion constraint does too (migration ``0006``); ``services.price_save`` checks it
+    first with a readable message. An appointment keeps the amount it
+    was quoted at booking, so later changes to this list never touch it.
+    """
 
     treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="prices")
     minutes = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="For one session length only; empty for any length."
     )
-    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    package_sessions = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2), MaxValueValidator(12)],
+        help_text="A course package of this many sessions, paid together; empty for a single "
+        "appointment.",
+    )
+    amount = models.DecimalField(
+        max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
     currency = models.CharField(max_length=3, default="GBP")
-    includes_vat = models.BooleanField(default=False)
-    effective_from = models.DateField()
-    effective_until = models.DateField(null=True, blank=True)
+    includes_vat = models.BooleanField("VAT included", default=False)
+    effective_from = models.DateField("in force from")
+    effective_until = models.DateField(
+        "in force until", null=True, blank=True, help_text="The last day; empty for no end."
+    )
 
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["treatment", "minutes", "-effective_from"]
+        ordering = ["treatment", "package_sessions", "minutes", "-effective_from"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="price_not_negative"),
             models.CheckConstraint(
                 condition=Q(effective_until__isnull=True)
                 | Q(effective_until__gte=models.F("effective_from")),
                 name="price_valid_range",
+                violation_error_message="The last day cannot come before the first day.",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"),
+                name="price_currency_code",
+                violation_error_message="Use a three-letter currency code, such as GBP.",
             ),
         ]
 
     def __str__(self) -> str:
-        length = f", {self.minutes} min" if self.minutes else ""
-        return f"{self.treatment}{length}: {self.currency} {self.amount} from {self.effective_from}"
+        return f"{self.item_label}: {self.currency} {self.amount} from {self.effective_from}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.currency:
+            self.currency = self.currency.strip().upper()
+        if (
+            self.effective_from
+            and self.effective_until
+            and self.effective_until < self.effective_from
+        ):
+            raise ValidationError(
+                {"effective_until": "The last day cannot come before the first day."}
+            )
+
+    @property
+    def item_label(self) -> str:
+        label = str(self.treatment) if self.treatment_id else "this item"
+        if self.package_sessions:
+            label += f", package of {self.package_sessions} sessions"
+        if self.minutes:
+            label += f", {self.minutes} minutes"
+        return label
+
+    def overlapping(self) -> models.QuerySet[Price]:
+        """Rows for the same item whose dates meet this row's dates."""
+        rows = Price.objects.filter(
+            treatment_id=self.treatment_id,
+            minutes=self.minutes,
+            package_sessions=self.package_sessions,
+        ).filter(Q(effective_until__isnull=True) | Q(effective_until__gte=self.effective_from))
+        if self.effective_until is not None:
+            rows = rows.filter(effective_from__lte=self.effective_until)
+        if self.pk:
+            rows = rows.exclude(pk=self.pk)
+        return rows.order_by("effective_from")
+
+    def in_force_on(self, day: date) -> bool:
+        return self.effective_from <= day and (
+            self.effective_until is None or day <= self.effective_until
+        )
+
+
+class Faq(models.Model):
+    """A question and answer shown on the public pages; admins write and order them."""
+
+    question = models.CharField(max_length=255)
+    answer = models.TextField(help_text="Plain text; a blank line starts a new paragraph.")
+    treatment = models.ForeignKey(
+        Treatment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="faqs",
+        help_text="Shown on this treatment's page too; empty for a general question.",
+    )
+    order = models.PositiveSmallIntegerField(default=0, help_text="Lower numbers come first.")
+    is_published = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "pk"]
+        verbose_name = "FAQ"
+        verbose_name_plural = "FAQs"
+
+    def __str__(self) -> str:
+        return self.question

@@ -12,7 +12,7 @@ from bookings.models import Appointment
 from clinic.models import StaffMember, User
 from patients.models import Screening
 
-from .models import ConsentForm, Course, SessionRecord, SignedConsent, Treatment
+from .models import ConsentForm, Course, Faq, Price, SessionRecord, SignedConsent, Treatment
 from .services import ConsentState, consent_state, local_date
 
 
@@ -266,3 +266,72 @@ def open_courses() -> QuerySet[Course]:
         .select_related("patient__user", "treatment", "consultant__user")
         .order_by("patient__user__last_name")
     )
+
+
+# --- The public site --------------------------------------------------------------------------
+
+KIND_ORDER: dict[str, int] = {
+    Treatment.Kind.CONSULTATION: 0,
+    Treatment.Kind.TREATMENT: 1,
+    Treatment.Kind.REASSESSMENT: 2,
+}
+
+
+@dataclass
+class PriceLine:
+    """One item of the price list: what it costs on the day, and any change scheduled."""
+
+    treatment: Treatment
+    minutes: int | None
+    package_sessions: int | None
+    current: Price | None = None
+    upcoming: list[Price] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        if self.package_sessions:
+            return f"Course of {self.package_sessions} sessions"
+        if self.minutes:
+            return f"{self.minutes}-minute session"
+        return "Per appointment"
+
+
+def price_list(*, on: date) -> list[PriceLine]:
+    """The self-funded price list as it stands on a day, with scheduled changes, for the
+    active catalogue. One query, however many rows."""
+    rows = (
+        Price.objects.filter(treatment__is_active=True)
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gte=on))
+        .select_related("treatment")
+        .order_by("effective_from")
+    )
+    lines: dict[tuple[int, int | None, int | None], PriceLine] = {}
+    for row in rows:
+        key = (row.treatment_id, row.minutes, row.package_sessions)
+        line = lines.setdefault(key, PriceLine(row.treatment, row.minutes, row.package_sessions))
+        if row.in_force_on(on):
+            line.current = row
+        else:
+            line.upcoming.append(row)
+    return sorted(
+        lines.values(),
+        key=lambda line: (
+            KIND_ORDER.get(line.treatment.kind, 9),
+            line.treatment.name,
+            line.package_sessions or 0,
+            line.minutes or 0,
+        ),
+    )
+
+
+def public_treatments() -> QuerySet[Treatment]:
+    """Treatments with a page on the public site."""
+    return Treatment.objects.filter(is_active=True, has_public_page=True).order_by("name")
+
+
+def public_faqs(*, treatment: Treatment | None = None) -> QuerySet[Faq]:
+    """Published FAQs: all of them, or those of one treatment."""
+    faqs = Faq.objects.filter(is_published=True).select_related("treatment")
+    if treatment is not None:
+        faqs = faqs.filter(treatment=treatment)
+    return faqs.order_by("order", "pk")

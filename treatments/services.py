@@ -49,6 +49,7 @@ from .models import (
     CourseExtension,
     Leg,
     Legs,
+    Price,
     SessionRecord,
     SignedConsent,
     StockingFitting,
@@ -902,3 +903,112 @@ def session_abandon(*, session: SessionRecord, by: StaffMember, reason: str) -> 
             by_session_service=True,
         )
     return session
+
+
+# --- Prices ---------------------------------------------------------------------------------
+
+PRICE_TERMS = ("treatment_id", "minutes", "package_sessions", "amount", "currency", "includes_vat")
+
+
+def _price_item_rows(price: Price) -> models.QuerySet[Price]:
+    return Price.objects.filter(
+        treatment_id=price.treatment_id,
+        minutes=price.minutes,
+        package_sessions=price.package_sessions,
+    )
+
+
+@transaction.atomic
+def price_save(*, price: Price, end_current: bool = False, today: date | None = None) -> Price:
+    """Add a price or change one, keeping the published list honest.
+
+    - A new price starts today or later: the past is what patients were quoted.
+    - A price already in force keeps its amount and terms; only its last day may change,
+      and not to before yesterday. To change an amount, schedule a new price.
+    - With ``end_current``, the price in force before the new one ends the day before.
+    - Two prices for the same item may not be in force on the same day (and, on
+      PostgreSQL, cannot: see migration 0006).
+    """
+    today = today or timezone.localdate()
+    price.full_clean(validate_constraints=False)
+    # Lock every row of this item so two admins cannot both slip a row into one gap.
+    item_rows = list(_price_item_rows(price).select_for_update().order_by("effective_from"))
+    if price.pk:
+        stored = Price.objects.select_for_update().get(pk=price.pk)
+        if stored.effective_from <= today:
+            changed = [
+                f
+                for f in (*PRICE_TERMS, "effective_from")
+                if getattr(stored, f) != getattr(price, f)
+            ]
+            if changed:
+                raise DomainError(
+                    "This price is already in force, so patients may have been quoted it. "
+                    "Set its last day, and add a new price for the change.",
+                    code="price_in_force",
+                )
+            if price.effective_until is not None and price.effective_until < today - timedelta(
+                days=1
+            ):
+                raise DomainError(
+                    "A price in force can end yesterday at the earliest: earlier days are "
+                    "already history.",
+                    code="price_past",
+                )
+    elif price.effective_from < today:
+        raise DomainError(
+            "A new price starts today or later; the price list for past days cannot change.",
+            code="price_past",
+        )
+    if end_current and not price.pk:
+        before = [
+            row
+            for row in item_rows
+            if row.effective_from < price.effective_from
+            and (row.effective_until is None or row.effective_until >= price.effective_from)
+        ]
+        for row in before:
+            row.effective_until = price.effective_from - timedelta(days=1)
+            row.save(update_fields=["effective_until"])
+    clash = next(
+        (
+            row
+            for row in item_rows
+            if row.pk != price.pk
+            and not (end_current and row.effective_from < price.effective_from)
+            and (row.effective_until is None or row.effective_until >= price.effective_from)
+            and (price.effective_until is None or row.effective_from <= price.effective_until)
+        ),
+        None,
+    )
+    if clash is not None:
+        until = f" until {clash.effective_until:%d/%m/%Y}" if clash.effective_until else ""
+        raise DomainError(
+            f"Another price for {price.item_label} is in force from "
+            f"{clash.effective_from:%d/%m/%Y}{until}. End that one first, or start this one "
+            "after it.",
+            code="price_overlap",
+        )
+    try:
+        with transaction.atomic():
+            price.save()
+    except IntegrityError as exc:  # the database's own guard (PostgreSQL), e.g. a race
+        raise DomainError(
+            f"Another price for {price.item_label} is in force on some of those days.",
+            code="price_overlap",
+        ) from exc
+    return price
+
+
+@transaction.atomic
+def price_delete(*, price: Price, today: date | None = None) -> None:
+    """Remove a price that was scheduled by mistake. Only one not yet in force and never
+    quoted can go; any other is ended instead, so the history of the list stays whole."""
+    today = today or timezone.localdate()
+    price = Price.objects.select_for_update().get(pk=price.pk)
+    if price.effective_from <= today or Appointment.objects.filter(price=price).exists():
+        raise DomainError(
+            "This price has been in force or quoted; set its last day instead of removing it.",
+            code="price_in_force",
+        )
+    price.delete()

@@ -10,22 +10,14 @@ kept out of the model state on purpose, so that SQLite never tries to build them
 from django.contrib.postgres.operations import BtreeGistExtension
 from django.db import migrations
 
+from clinic.migrations._postgres import PostgreSQLOnly
+
 COLUMNS = {
     "consultant": "consultant_id",
     "nurse": "nurse_id",
     "room": "room_id",
     "patient": "patient_id",
 }
-
-
-class PostgreSQLOnly(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 def add(name: str, column: str) -> str:

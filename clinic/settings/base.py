@@ -264,3 +264,6 @@ BOOKING_HORIZON_DAYS = env_int("BOOKING_HORIZON_DAYS", 183)  # six months: a who
 BOOKING_SLOT_STEP_MINUTES = env_int("BOOKING_SLOT_STEP_MINUTES", 15)
 # Patients change or cancel online up to this many hours before; later, the clinic does.
 PATIENT_CHANGE_CUTOFF_HOURS = env_int("PATIENT_CHANGE_CUTOFF_HOURS", 48)
+# How long the clinical record is kept after the last treatment or contact, when a
+# patient closes their account (docs/retention.md).
+CLINICAL_RECORD_RETENTION_YEARS = env_int("CLINICAL_RECORD_RETENTION_YEARS", 8)
