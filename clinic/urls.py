@@ -6,7 +6,7 @@ from . import views
 from .forms import EmailAuthenticationForm
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("clinic.urls_public")),
     path("healthz", views.healthz, name="healthz"),
     path(
         "accounts/login/",

@@ -14,11 +14,6 @@ from .forms import SignUpForm
 from .health import check_broker, check_database
 
 
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "clinic/home.html")
-
-
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
