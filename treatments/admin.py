@@ -9,6 +9,7 @@ a change is a new version.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -31,12 +32,20 @@ from .models import (
     ConsentForm,
     Course,
     CourseExtension,
+    Faq,
+    Price,
     SessionRecord,
     SignedConsent,
     StockingFitting,
     Treatment,
 )
-from .services import consent_form_new_version, consent_form_publish
+from .services import (
+    consent_form_new_version,
+    consent_form_publish,
+    price_check,
+    price_delete,
+    price_save,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -97,6 +106,22 @@ class TreatmentAdmin(SimpleHistoryAdmin):
                     "discharge_walk_minutes",
                     "default_sclerosant",
                 )
+            },
+        ),
+        (
+            "Public page",
+            {
+                "description": "Shown at /treatments/<slug>/ when ticked. Plain text; leave a "
+                "blank line between paragraphs.",
+                "fields": (
+                    "has_public_page",
+                    "page_what_it_is",
+                    "page_before",
+                    "page_during",
+                    "page_after",
+                    "page_recovery",
+                    "page_risks",
+                ),
             },
         ),
     )
@@ -437,3 +462,162 @@ class AdverseEventAdmin(ReadOnlyHistoryAdmin):
         "session__course__treatment",
         "recorded_by__user",
     )
+
+
+# --- prices -----------------------------------------------------------------------------
+
+
+class PriceAdminForm(forms.ModelForm):
+    end_current = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="End the price in force before this one on the day before it starts",
+    )
+
+    class Meta:
+        model = Price
+        fields = (
+            "treatment",
+            "minutes",
+            "package_sessions",
+            "amount",
+            "currency",
+            "includes_vat",
+            "effective_from",
+            "effective_until",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["end_current"]  # only a new price ends the one before it
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        # The price as it would be saved: the stored row with this form's values on top.
+        candidate = copy.copy(self.instance)
+        for name in self._meta.fields or ():
+            if name in cleaned:
+                setattr(candidate, name, cleaned[name])
+        try:
+            price_check(price=candidate, end_current=bool(cleaned.get("end_current")))
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+        return cleaned
+
+
+@admin.register(Price)
+class PriceAdmin(SafeHistoryAdmin):
+    """Prices are scheduled, not rewritten: a price in force keeps its amount (only its last
+    day can be set), a new one starts today or later, and periods never overlap. Every
+    change is kept (who, when, old → new) and listed on the "Price changes" screen."""
+
+    form = PriceAdminForm
+    change_list_template = "admin/treatments/price/change_list.html"
+    list_display = (
+        "treatment",
+        "length",
+        "package",
+        "amount_shown",
+        "includes_vat",
+        "effective_from",
+        "effective_until",
+        "state",
+    )
+    list_filter = ("treatment", "includes_vat")
+    list_select_related = ("treatment",)
+    ordering = (
+        "treatment__kind",
+        "treatment__name",
+        "package_sessions",
+        "minutes",
+        "-effective_from",
+    )
+    date_hierarchy = "effective_from"
+    actions = None  # no bulk delete: see price_delete
+
+    @admin.display(description="Length")
+    def length(self, obj: Price) -> str:
+        return f"{obj.minutes} min" if obj.minutes else "any"
+
+    @admin.display(description="Package")
+    def package(self, obj: Price) -> str:
+        return f"{obj.package_sessions} sessions" if obj.package_sessions else "—"
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, obj: Price) -> str:
+        return f"{obj.currency} {obj.amount}"
+
+    @admin.display(description="State")
+    def state(self, obj: Price) -> str:
+        today = timezone.localdate()
+        if obj.in_force_on(today):
+            return "in force"
+        return "scheduled" if obj.effective_from > today else "ended"
+
+    def get_fields(self, request: HttpRequest, obj: Price | None = None) -> Any:
+        fields = list(PriceAdminForm.Meta.fields)
+        return [*fields, "end_current"] if obj is None else fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Price | None = None) -> Any:
+        if obj is not None and obj.effective_from <= timezone.localdate():
+            # In force or ended: what patients were quoted stays as it was.
+            return [f for f in PriceAdminForm.Meta.fields if f != "effective_until"]
+        return []
+
+    def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
+        end_current = bool(form.cleaned_data.get("end_current")) and not change
+        try:
+            price_save(price=obj, end_current=end_current)
+        except DomainError as error:
+            # Only a race with another admin gets here (the form checked first).
+            self.message_user(request, error.message, level=messages.ERROR)
+            raise PermissionDenied(error.message) from error
+
+    def has_delete_permission(self, request: HttpRequest, obj: Price | None = None) -> bool:
+        if obj is not None and obj.effective_from <= timezone.localdate():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Price) -> None:
+        price_delete(price=obj)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "changes/",
+                self.admin_site.admin_view(self.changes_view),
+                name="treatments_price_changes",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changes_view(self, request: HttpRequest) -> HttpResponse:
+        """Every change to the price list, newest first: who, when, and old → new."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from django.core.paginator import Paginator
+        from django.template.response import TemplateResponse
+
+        from .selectors import price_change_rows, price_changes
+
+        page = Paginator(price_changes(), 50).get_page(request.GET.get("page"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Price changes",
+            "opts": self.model._meta,
+            "page": page,
+            "changes": price_change_rows(page.object_list),
+        }
+        return TemplateResponse(request, "admin/treatments/price/changes.html", context)
+
+
+@admin.register(Faq)
+class FaqAdmin(SafeHistoryAdmin):
+    list_display = ("question", "treatment", "order", "is_published")
+    list_editable = ("order", "is_published")
+    list_filter = ("is_published", "treatment")
+    list_select_related = ("treatment",)
+    search_fields = ("question", "answer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -335,3 +336,72 @@ def public_faqs(*, treatment: Treatment | None = None) -> QuerySet[Faq]:
     if treatment is not None:
         faqs = faqs.filter(treatment=treatment)
     return faqs.order_by("order", "pk")
+
+
+def price_changes() -> QuerySet:
+    """Every version of every price, newest first, with who made it (for the admin)."""
+    return Price.history.select_related("history_user", "treatment").order_by(
+        "-history_date", "-history_id"
+    )
+
+
+PRICE_DIFF_FIELDS = (
+    "amount",
+    "currency",
+    "includes_vat",
+    "effective_from",
+    "effective_until",
+    "minutes",
+    "package_sessions",
+)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    return str(value)
+
+
+def price_change_rows(records: Any) -> list[dict[str, Any]]:
+    """Turn a page of historical price rows into who/when/what/old → new, with one more
+    query for the versions just before them."""
+    records = list(records)
+    if not records:
+        return []
+    history = Price.history.model
+    ids = {r.id for r in records}
+    previous: dict[int, list[Any]] = {}
+    for row in history.objects.filter(id__in=ids).order_by("id", "history_date", "history_id"):
+        previous.setdefault(row.id, []).append(row)
+    rows = []
+    for record in records:
+        versions = previous.get(record.id, [])
+        before = None
+        for version in versions:
+            if (version.history_date, version.history_id) < (
+                record.history_date,
+                record.history_id,
+            ):
+                before = version
+        changes = []
+        if record.history_type == "~" and before is not None:
+            for name in PRICE_DIFF_FIELDS:
+                old, new = getattr(before, name), getattr(record, name)
+                if old != new:
+                    label = str(getattr(Price._meta.get_field(name), "verbose_name", name))
+                    changes.append((label, _shown(old), _shown(new)))
+        rows.append(
+            {
+                "record": record,
+                "action": {"+": "Added", "~": "Changed", "-": "Removed"}[record.history_type],
+                "who": record.history_user,
+                "changes": changes,
+                # Rows made by the starting data migration have no earlier version.
+                "no_earlier_version": record.history_type == "~" and before is None,
+            }
+        )
+    return rows

@@ -918,31 +918,16 @@ def _price_item_rows(price: Price) -> models.QuerySet[Price]:
     )
 
 
-@transaction.atomic
-def price_save(*, price: Price, end_current: bool = False, today: date | None = None) -> Price:
-    """Add a price or change one, keeping the published list honest.
-
-    - A new price starts today or later: the past is what patients were quoted.
-    - A price already in force keeps its amount and terms; only its last day may change,
-      and not to before yesterday. To change an amount, schedule a new price.
-    - With ``end_current``, the price in force before the new one ends the day before.
-    - Two prices for the same item may not be in force on the same day (and, on
-      PostgreSQL, cannot: see migration 0006).
-    """
-    today = today or timezone.localdate()
-    price.full_clean(validate_constraints=False)
-    # Lock every row of this item so two admins cannot both slip a row into one gap.
-    item_rows = list(_price_item_rows(price).select_for_update().order_by("effective_from"))
+def _price_problem(
+    *, price: Price, end_current: bool, today: date, item_rows: list[Price]
+) -> DomainError | None:
     if price.pk:
-        stored = Price.objects.select_for_update().get(pk=price.pk)
+        stored = next((row for row in item_rows if row.pk == price.pk), None)
+        stored = stored or Price.objects.get(pk=price.pk)
         if stored.effective_from <= today:
-            changed = [
-                f
-                for f in (*PRICE_TERMS, "effective_from")
-                if getattr(stored, f) != getattr(price, f)
-            ]
-            if changed:
-                raise DomainError(
+            terms = (*PRICE_TERMS, "effective_from")
+            if any(getattr(stored, name) != getattr(price, name) for name in terms):
+                return DomainError(
                     "This price is already in force, so patients may have been quoted it. "
                     "Set its last day, and add a new price for the change.",
                     code="price_in_force",
@@ -950,32 +935,23 @@ def price_save(*, price: Price, end_current: bool = False, today: date | None = 
             if price.effective_until is not None and price.effective_until < today - timedelta(
                 days=1
             ):
-                raise DomainError(
+                return DomainError(
                     "A price in force can end yesterday at the earliest: earlier days are "
                     "already history.",
                     code="price_past",
                 )
     elif price.effective_from < today:
-        raise DomainError(
+        return DomainError(
             "A new price starts today or later; the price list for past days cannot change.",
             code="price_past",
         )
-    if end_current and not price.pk:
-        before = [
-            row
-            for row in item_rows
-            if row.effective_from < price.effective_from
-            and (row.effective_until is None or row.effective_until >= price.effective_from)
-        ]
-        for row in before:
-            row.effective_until = price.effective_from - timedelta(days=1)
-            row.save(update_fields=["effective_until"])
+    ending = end_current and not price.pk
     clash = next(
         (
             row
             for row in item_rows
             if row.pk != price.pk
-            and not (end_current and row.effective_from < price.effective_from)
+            and not (ending and row.effective_from < price.effective_from)
             and (row.effective_until is None or row.effective_until >= price.effective_from)
             and (price.effective_until is None or row.effective_from <= price.effective_until)
         ),
@@ -983,12 +959,50 @@ def price_save(*, price: Price, end_current: bool = False, today: date | None = 
     )
     if clash is not None:
         until = f" until {clash.effective_until:%d/%m/%Y}" if clash.effective_until else ""
-        raise DomainError(
+        return DomainError(
             f"Another price for {price.item_label} is in force from "
             f"{clash.effective_from:%d/%m/%Y}{until}. End that one first, or start this one "
             "after it.",
             code="price_overlap",
         )
+    return None
+
+
+def price_check(*, price: Price, end_current: bool = False, today: date | None = None) -> None:
+    """Raise the DomainError that ``price_save`` would raise, without saving (for forms)."""
+    today = today or timezone.localdate()
+    rows = list(_price_item_rows(price).order_by("effective_from"))
+    problem = _price_problem(price=price, end_current=end_current, today=today, item_rows=rows)
+    if problem is not None:
+        raise problem
+
+
+@transaction.atomic
+def price_save(*, price: Price, end_current: bool = False, today: date | None = None) -> Price:
+    """Add a price or change one, keeping the published list honest.
+
+    - A new price starts today or later: the past is what patients were quoted.
+    - A price already in force keeps its amount and terms; only its last day may change,
+      and not to before yesterday. To change an amount, schedule a new price.
+    - With ``end_current``, a price that would still be in force when the new one starts
+      ends the day before it.
+    - Two prices for the same item may not be in force on the same day (and, on
+      PostgreSQL, cannot: see migration 0006).
+    """
+    today = today or timezone.localdate()
+    price.full_clean(validate_constraints=False)
+    # Lock every row of this item so two admins cannot both slip a row into one gap.
+    rows = list(_price_item_rows(price).select_for_update().order_by("effective_from"))
+    problem = _price_problem(price=price, end_current=end_current, today=today, item_rows=rows)
+    if problem is not None:
+        raise problem
+    if end_current and not price.pk:
+        for row in rows:
+            if row.effective_from < price.effective_from and (
+                row.effective_until is None or row.effective_until >= price.effective_from
+            ):
+                row.effective_until = price.effective_from - timedelta(days=1)
+                row.save(update_fields=["effective_until"])
     try:
         with transaction.atomic():
             price.save()
