@@ -153,7 +153,9 @@ def account_closure_request(*, patient: Patient, reason: str = "") -> AccountClo
 
     One open request at a time (also a database constraint).
     """
-    Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+    patient = (
+        Patient.objects.select_for_update(of=("self",)).select_related("user").get(pk=patient.pk)
+    )
     if AccountClosureRequest.objects.filter(
         patient=patient, status=AccountClosureRequest.Status.REQUESTED
     ).exists():

@@ -4,7 +4,12 @@ import pytest
 
 from clinic.errors import DomainError, PermissionRefused
 from patients.models import Screening
-from patients.services import patient_sign_up, screening_review, screening_submit
+from patients.services import (
+    patient_profile_update,
+    patient_sign_up,
+    screening_review,
+    screening_submit,
+)
 
 from ..factories import PatientFactory
 
@@ -62,3 +67,37 @@ def test_sign_up_refuses_a_duplicate_address():
         patient_sign_up(
             email="A@EXAMPLE.org", first_name="A", last_name="B", password="x-long-pass-1"
         )
+
+
+# --- the patient's own details ---------------------------------------------------------------
+
+
+def test_a_patient_updates_their_details_and_the_change_is_kept_in_history(patient):
+    patient_profile_update(
+        patient=patient, first_name=" Mary ", last_name="Seacole", phone=" 07700 900456 "
+    )
+    patient.refresh_from_db()
+    assert patient.user.get_full_name() == "Mary Seacole"
+    assert patient.phone == "07700 900456"
+    assert patient.history.count() >= 2
+    assert patient.history.latest().phone == "07700 900456"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"payer": "insured", "insurer": ""}, "Name your insurer"),
+        ({"contact_by_sms": True, "phone": ""}, "mobile number"),
+        ({"email": "x@example.com"}, "Unknown profile field"),
+    ],
+)
+def test_profile_rules(patient, fields, message):
+    with pytest.raises(DomainError, match=message):
+        patient_profile_update(patient=patient, first_name="A", last_name="B", **fields)
+    patient.refresh_from_db()
+    assert patient.payer == "self" and not patient.contact_by_sms
+
+
+def test_a_name_is_required(patient):
+    with pytest.raises(DomainError, match="first name and your last name"):
+        patient_profile_update(patient=patient, first_name="  ", last_name="B")
