@@ -6,6 +6,7 @@ Every step is get-or-create, so running the seed twice changes nothing.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,11 +21,12 @@ from bookings.services import (
 )
 from patients.models import Patient
 from patients.services import patient_sign_up, screening_submit
-from treatments.models import Course, Legs, SessionRecord, SignedConsent, Treatment
+from treatments.models import Course, Faq, Legs, Price, SessionRecord, SignedConsent, Treatment
 from treatments.services import (
     consent_current_form,
     consent_sign,
     course_plan,
+    price_save,
     session_add_adverse_event,
     session_complete,
     session_confirm_consent,
@@ -394,9 +396,106 @@ def seed_bookings() -> None:
         )
 
 
+FAQS = [
+    (
+        None,
+        "Does the treatment hurt?",
+        "Most people describe the tiny injections as uncomfortable rather than painful. The "
+        "medicine can sting briefly. No anaesthetic is needed.",
+    ),
+    (
+        None,
+        "Can I drive home afterwards?",
+        "Yes. You can drive the same day, and go back to work and your usual activities "
+        "straight away.",
+    ),
+    (
+        None,
+        "Will my insurer pay?",
+        "Rarely. Most insurers see thread-vein treatment as cosmetic and do not cover it. If "
+        "you want to claim, ask your insurer first and bring the pre-authorisation code when "
+        "you book.",
+    ),
+    (
+        None,
+        "Do I have to come back for a follow-up?",
+        "No. A reassessment with the consultant is there if you want it. If you are happy with "
+        "how your legs look and feel, you need not book more appointments.",
+    ),
+    (
+        "microsclerotherapy",
+        "How many sessions will I need?",
+        "Most people need between two and four. The consultant suggests a number at your "
+        "consultation, and sessions are spaced at least four weeks apart so each can settle.",
+    ),
+    (
+        "microsclerotherapy",
+        "Why do my legs look worse after the first session?",
+        "Treated veins often look red and raised at first. This is expected and fades over "
+        "days to weeks; bruising settles in the same way.",
+    ),
+    (
+        "microsclerotherapy",
+        "Can I go swimming?",
+        "Not while you are wearing the compression stockings, which is for the first week. "
+        "After that, yes.",
+    ),
+    (
+        "foam-sclerotherapy",
+        "Can I book foam sclerotherapy online?",
+        "Not directly. Start with a consultation; if foam treatment suits your veins, the "
+        "clinic books the sessions with you.",
+    ),
+]
+
+
+def seed_prices_and_faqs() -> None:
+    """A course package, one scheduled price change and the FAQs (the starting price list
+    comes from migration treatments/0004)."""
+    today = timezone.localdate()
+    micro = Treatment.objects.get(slug="microsclerotherapy")
+    package = Price.objects.filter(treatment=micro, package_sessions=3).first()
+    if package is None:
+        price_save(
+            price=Price(
+                treatment=micro,
+                minutes=45,
+                package_sessions=3,
+                amount=Decimal("920.00"),
+                effective_from=today,
+            ),
+            today=today,
+        )
+    if not Price.objects.filter(
+        treatment=micro, minutes=30, package_sessions=None, effective_from__gt=today
+    ).exists():
+        first_of_month_after_next = (today.replace(day=1) + timedelta(days=62)).replace(day=1)
+        price_save(
+            price=Price(
+                treatment=micro,
+                minutes=30,
+                amount=Decimal("275.00"),
+                effective_from=first_of_month_after_next,
+            ),
+            end_current=True,
+            today=today,
+        )
+    treatments = {t.slug: t for t in Treatment.objects.all()}
+    for order, (slug, question, answer) in enumerate(FAQS, start=1):
+        Faq.objects.get_or_create(
+            question=question,
+            defaults={
+                "answer": answer,
+                "treatment": treatments.get(slug) if slug else None,
+                "order": order * 10,
+            },
+        )
+
+
 @transaction.atomic
 def seed_demo() -> None:
     location = seed_location()
+    seed_prices_and_faqs()
     seed_people(location)
     seed_availability(location)
     seed_journeys(location)

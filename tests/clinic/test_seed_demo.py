@@ -127,3 +127,22 @@ def test_seed_demo_has_a_patient_in_aftercare_with_pending_reminders():
     assert plan.day_number(timezone.localdate()) == 3
     assert CheckIn.objects.filter(plan=plan, walked=True).count() == 2
     assert Reminder.objects.filter(plan=plan, status="pending").exists()
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_has_a_full_price_list_with_a_scheduled_change_and_faqs():
+    from django.utils import timezone
+
+    from treatments.models import Faq
+    from treatments.selectors import price_list
+
+    call_command("seed_demo", stdout=StringIO())
+    today = timezone.localdate()
+    lines = price_list(on=today)
+    kinds = {line.treatment.kind for line in lines if line.current}
+    assert kinds == {"consultation", "treatment", "reassessment"}
+    assert any(line.package_sessions for line in lines if line.current)
+    changes = [p for line in lines for p in line.upcoming]
+    assert len(changes) == 1 and changes[0].effective_from > today
+    assert Faq.objects.filter(is_published=True, treatment__isnull=True).count() >= 3
+    assert Faq.objects.filter(treatment__slug="microsclerotherapy").exists()
