@@ -266,3 +266,29 @@ def test_other_roles_cannot_reach_the_closure_screen(client, who, request):
     response = client.post(url, {"confirm": "on"})
     assert response.status_code == 302 and "/admin/login/" in response.url
     assert AccountClosureRequest.objects.get().status == AccountClosureRequest.Status.REQUESTED
+
+
+def test_after_closing_no_table_holds_the_patients_email_or_phone(admin_user):
+    """Search every text column of every table (history, sessions and admin log included)
+    for the erased details: none may remain."""
+    from django.apps import apps
+    from django.db import models as db_models
+    from django.db.models import F
+    from django.db.models.functions import Cast
+
+    patient = full_patient(user__email="erase.me@example.com")
+    account_closure_complete(request=account_closure_request(patient=patient), by=admin_user)
+    found = []
+    for model in apps.get_models(include_auto_created=True):
+        text_fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, db_models.CharField | db_models.TextField | db_models.JSONField)
+        ]
+        for secret in ("erase.me@example.com", "07700 900123", "1 Example Street", "POL-123"):
+            for name in text_fields:
+                as_text = Cast(F(name), output_field=db_models.TextField())
+                rows = model._default_manager.annotate(_text=as_text)
+                if rows.filter(_text__icontains=secret).exists():
+                    found.append(f"{model._meta.label}.{name}: {secret}")
+    assert found == []
