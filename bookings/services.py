@@ -353,7 +353,8 @@ def _book_slot(
     room = Room.objects.get(pk=slot.room_id)
     nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
     if course is not None:
-        assert nurse is not None  # noqa: S101 - a treatment slot always has a nurse
+        if nurse is None:  # a treatment slot always has a nurse; never book one without
+            raise DomainError("No nurse is free at that time.", code="taken")
         session = session_schedule(
             course=course,
             start=slot.start,

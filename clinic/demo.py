@@ -47,7 +47,8 @@ from .models import (
 )
 from .services import staff_member_create, staff_member_save
 
-DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - development only; seed_demo refuses without DEBUG
+# Development only: seed_demo refuses to run without DEBUG.
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  # nosec B105
 
 DEMO_LOGINS = [
     ("patient@example.com", "Patient"),
