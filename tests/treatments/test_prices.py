@@ -290,17 +290,15 @@ def test_other_items_do_not_clash():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="an exclusion constraint")
 def test_postgresql_itself_refuses_overlapping_periods():
     """Even a write that skips the service (a race, a script) cannot overlap."""
-    with pytest.raises(IntegrityError, match="price_no_overlapping_periods"):
-        with transaction.atomic():
-            new_price().save()
+    with pytest.raises(IntegrityError, match="price_no_overlapping_periods"), transaction.atomic():
+        new_price().save()
     # Open-ended periods, and an empty length or package, are compared too.
-    with pytest.raises(IntegrityError):
-        with transaction.atomic():
-            Price.objects.create(
-                treatment=treatment("reassessment"),
-                amount=Decimal("1"),
-                effective_from=date(2030, 1, 1),
-            )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Price.objects.create(
+            treatment=treatment("reassessment"),
+            amount=Decimal("1"),
+            effective_from=date(2030, 1, 1),
+        )
     # Touching periods are fine: [1 Jan 2026, 31 May] then [1 Jun, …).
     seeded = seeded_30()
     seeded.effective_until = date(2026, 5, 31)
