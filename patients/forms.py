@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from datetime import date
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Field, Layout
+from crispy_forms.layout import HTML, Field, Fieldset, Layout
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from treatments.models import ConsentForm
 
-from .models import Screening
+from .models import Patient, Screening
 
 TEXT_LIMIT = 2000
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -136,3 +141,271 @@ class ConsentSignForm(forms.Form):
     def statements_accepted(self) -> list[str]:
         texts = self.consent_form.statements
         return [texts[i] for i in self.cleaned_data.get("statements", []) if 0 <= i < len(texts)]
+
+
+# --- the patient's details ------------------------------------------------------------------
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+ADDRESS_LIMIT = 500
+# Digits with spaces, brackets or dashes between them and an optional "+" in front.
+PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 ()\-]*[0-9]", re.ASCII)
+# Characters that change how text is displayed without being visible (right-to-left
+# overrides and isolates): a name or an address never needs them.
+DIRECTION_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Allowed in a text of several lines (an address, a reason) and nowhere else.
+LAYOUT_CHARACTERS = frozenset("\n\r\t")
+
+
+def check_plain_text(value: str, *, multiline: bool = False, markup_ok: bool = False) -> str:
+    """Refuse markup and invisible control characters in what a person types.
+
+    Everything is escaped when shown anyway; refusing these characters keeps the record
+    readable and tells someone who pasted something odd what went wrong.
+    """
+    for char in value:
+        if multiline and char in LAYOUT_CHARACTERS:
+            continue
+        if unicodedata.category(char) == "Cc" or char in DIRECTION_CONTROLS:
+            raise ValidationError(
+                "This contains a hidden control character. Please type it again by hand.",
+                code="control",
+            )
+    if not markup_ok and ("<" in value or ">" in value):
+        raise ValidationError("Please leave out the characters < and >.", code="markup")
+    return value
+
+
+def _legend(text: str) -> str:
+    """A fieldset's legend the size of the page's other section headings (crispy marks the
+    legend safe; ``text`` is always a constant of this module)."""
+    return f'<span class="fs-5 fw-medium">{text}</span>'
+
+
+class ProfileForm(forms.Form):
+    """The patient's own details. The rules that span fields (an insured patient names an
+    insurer; text messages need a phone number) are the service's, shown on the field."""
+
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        error_messages={"required": "Please give your first name."},
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+        error_messages={"required": "Please give your last name."},
+    )
+    date_of_birth = forms.DateField(
+        label="Date of birth",
+        required=False,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(
+            attrs={"type": "date", "autocomplete": "bday", "min": "1900-01-01"},
+            format="%Y-%m-%d",
+        ),
+        error_messages={"invalid": "Enter the date as day/month/year, for example 24/03/1975."},
+    )
+    phone = forms.CharField(
+        label="Mobile or phone number",
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        help_text="We use it if we need to reach you about an appointment, and for text "
+        "messages if you want them.",
+    )
+    address = forms.CharField(
+        label="Postal address",
+        required=False,
+        max_length=ADDRESS_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
+    )
+    gp_practice = forms.CharField(
+        label="Your GP practice",
+        required=False,
+        max_length=200,
+        help_text="The name and town of the surgery, so that we can write to your GP if needed.",
+    )
+    payer = forms.ChoiceField(
+        label="How you pay for treatment",
+        choices=Patient.Payer.choices,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose self-funded or insured."},
+    )
+    insurer = forms.CharField(
+        label="Insurance company",
+        required=False,
+        max_length=120,
+        help_text="Only if you are insured.",
+    )
+    policy_number = forms.CharField(
+        label="Policy or membership number", required=False, max_length=60
+    )
+    preauthorisation_code = forms.CharField(
+        label="Pre-authorisation code",
+        required=False,
+        max_length=60,
+        help_text="Your insurer gives you this code when they agree to pay for treatment.",
+    )
+    contact_by_email = forms.BooleanField(label="You may contact me by email", required=False)
+    contact_by_sms = forms.BooleanField(label="You may contact me by text message", required=False)
+
+    # Service refusal codes -> the field the refusal belongs to.
+    SERVICE_FIELDS = {"insurer": "insurer", "phone": "phone"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField) and field.max_length:
+                field.error_messages["max_length"] = (
+                    f"Please keep this to {field.max_length:,} characters or fewer."
+                )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True  # the template's <form> has it
+        self.helper.layout = Layout(
+            Fieldset(_legend("Your name"), "first_name", "last_name"),
+            Fieldset(_legend("About you"), "date_of_birth", "gp_practice"),
+            Fieldset(
+                _legend("How we reach you"),
+                "phone",
+                "address",
+                "contact_by_email",
+                "contact_by_sms",
+            ),
+            Fieldset(
+                _legend("How you pay"),
+                HTML(
+                    '<p class="small text-body-secondary">Insurers rarely pay for thread-vein '
+                    "treatment, because most of them class it as cosmetic. If yours has agreed "
+                    "to pay, add their details here.</p>"
+                ),
+                "payer",
+                "insurer",
+                "policy_number",
+                "preauthorisation_code",
+            ),
+        )
+
+    @classmethod
+    def initial_from(cls, patient: Patient) -> dict[str, Any]:
+        user = patient.user
+        return {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "date_of_birth": patient.date_of_birth,
+            "phone": patient.phone,
+            "address": patient.address,
+            "gp_practice": patient.gp_practice,
+            "payer": patient.payer,
+            "insurer": patient.insurer,
+            "policy_number": patient.policy_number,
+            "preauthorisation_code": patient.preauthorisation_code,
+            "contact_by_email": patient.contact_by_email,
+            "contact_by_sms": patient.contact_by_sms,
+        }
+
+    def _clean_line(self, name: str) -> str:
+        return check_plain_text(self.cleaned_data.get(name) or "")
+
+    def clean_first_name(self) -> str:
+        return self._clean_name("first_name")
+
+    def clean_last_name(self) -> str:
+        return self._clean_name("last_name")
+
+    def _clean_name(self, name: str) -> str:
+        value = self._clean_line(name)
+        if not any(char.isalpha() for char in value):
+            raise ValidationError("Please write your name in letters.", code="letters")
+        return value
+
+    def clean_date_of_birth(self) -> date | None:
+        born = self.cleaned_data.get("date_of_birth")
+        if born is None:
+            return None
+        if born > timezone.localdate():
+            raise ValidationError("Your date of birth cannot be in the future.", code="future")
+        if born < EARLIEST_BIRTH_DATE:
+            raise ValidationError(
+                "Please check the year: we can only take dates from 1900.", code="too_early"
+            )
+        return born
+
+    def clean_phone(self) -> str:
+        value = self._clean_line("phone").strip()
+        digits = sum(char.isdigit() for char in value)
+        if value and (not PHONE_PATTERN.fullmatch(value) or not 7 <= digits <= 15):
+            raise ValidationError(
+                "Enter a phone number in digits, for example 07700 900123 or +44 7700 900123.",
+                code="phone",
+            )
+        return value
+
+    def clean_address(self) -> str:
+        return check_plain_text(self.cleaned_data.get("address") or "", multiline=True)
+
+    def clean_gp_practice(self) -> str:
+        return self._clean_line("gp_practice")
+
+    def clean_insurer(self) -> str:
+        return self._clean_line("insurer")
+
+    def clean_policy_number(self) -> str:
+        return self._clean_line("policy_number")
+
+    def clean_preauthorisation_code(self) -> str:
+        return self._clean_line("preauthorisation_code")
+
+    def profile_fields(self) -> dict[str, Any]:
+        """The cleaned details, keyed as ``patients.services.patient_profile_update`` takes."""
+        names = (
+            "date_of_birth",
+            "phone",
+            "address",
+            "gp_practice",
+            "payer",
+            "insurer",
+            "policy_number",
+            "preauthorisation_code",
+            "contact_by_email",
+            "contact_by_sms",
+        )
+        return {name: self.cleaned_data[name] for name in names}
+
+    def add_service_error(self, code: str, message: str) -> None:
+        self.add_error(self.SERVICE_FIELDS.get(code), message)
+
+
+# --- closing the account ---------------------------------------------------------------------
+
+
+class CloseAccountForm(forms.Form):
+    reason = forms.CharField(
+        label="Why you would like to close your account (optional)",
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="It helps us improve. You do not have to tell us.",
+    )
+    confirm = forms.BooleanField(
+        label="I understand what closing my account means, and I would like the clinic to "
+        "close it.",
+        error_messages={"required": "Please tick the box to confirm that you want to go ahead."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].error_messages["max_length"] = (
+            f"Please keep this to {TEXT_LIMIT:,} characters or fewer."
+        )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def clean_reason(self) -> str:
+        # Free text in the patient's own words: anything printable goes (it is escaped).
+        return check_plain_text(
+            self.cleaned_data.get("reason") or "", multiline=True, markup_ok=True
+        )

@@ -7,15 +7,26 @@ A patient only ever reaches their own records: a course or consent of anyone els
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from aftercare.models import WARNING_SYMPTOMS, AftercarePlan, CheckIn, Reminder
 from bookings.models import Appointment
 from clinic.models import User
-from treatments.models import ConsentForm, Course, SessionRecord, SignedConsent
+from treatments.models import (
+    AdverseEvent,
+    ConsentForm,
+    Course,
+    CourseExtension,
+    SessionRecord,
+    SignedConsent,
+    StockingFitting,
+)
 from treatments.selectors import current_consent_forms
 from treatments.services import (
     ConsentState,
@@ -24,7 +35,10 @@ from treatments.services import (
     earliest_next_session_date,
 )
 
-from .models import Patient, Screening
+from .models import AccountClosureRequest, Patient, Screening
+
+# Messages the dashboard lists: the most recent ones sent.
+RECENT_MESSAGES = 5
 
 
 def patient_for_user(*, user: User | AnonymousUser) -> Patient | None:
@@ -103,6 +117,29 @@ class CourseLine:
         return self.consent_state == ConsentState.NEEDS_RESIGNING
 
 
+def _session_of(appointment: Appointment) -> SessionRecord | None:
+    try:
+        return appointment.session_record
+    except ObjectDoesNotExist:
+        return None
+
+
+@dataclass
+class NextAppointment:
+    """The patient's next appointment, with what they may do about it online."""
+
+    appointment: Appointment
+    session: SessionRecord | None
+    can_change: bool
+
+
+def _can_change(appointment: Appointment, now: datetime) -> bool:
+    """The booking pages' rule: booked, and further away than the cut-off for changes."""
+    return appointment.status == Appointment.Status.BOOKED and appointment.start - now >= (
+        timedelta(hours=settings.PATIENT_CHANGE_CUTOFF_HOURS)
+    )
+
+
 @dataclass
 class Dashboard:
     patient: Patient
@@ -112,6 +149,12 @@ class Dashboard:
     courses: list[CourseLine]
     signed_consents: list[SignedConsent]
     consents_to_sign: list[CourseLine] = field(default_factory=list)
+    recent_messages: list[Reminder] = field(default_factory=list)
+    next_appointment: NextAppointment | None = None
+
+    @property
+    def later_appointments(self) -> list[Appointment]:
+        return self.appointments[1:]
 
 
 def _upcoming_appointments(patient: Patient) -> list[Appointment]:
@@ -121,8 +164,17 @@ def _upcoming_appointments(patient: Patient) -> list[Appointment]:
             end__gte=timezone.now(),
             status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
         )
-        .select_related("treatment", "room__location", "consultant__user", "session_record")
-        .order_by("start")
+        .select_related("treatment", "room__location", "consultant__user", "session_record__course")
+        .order_by("start", "pk")
+    )
+
+
+def recent_messages(*, patient: Patient, limit: int = RECENT_MESSAGES) -> list[Reminder]:
+    """The latest reminders the clinic sent the patient, newest first (one query)."""
+    return list(
+        Reminder.objects.filter(patient=patient, status=Reminder.Status.SENT).order_by(
+            "-sent_at", "-pk"
+        )[:limit]
     )
 
 
@@ -132,14 +184,10 @@ def _courses(patient: Patient) -> list[Course]:
         .select_related("appointment")
         .order_by("number")
     )
-    standing = SignedConsent.objects.filter(withdrawn_at__isnull=True)
     return list(
         Course.objects.filter(patient=patient)
         .select_related("treatment")
-        .prefetch_related(
-            Prefetch("sessions", queryset=live_sessions, to_attr="live_sessions"),
-            Prefetch("consents", queryset=standing, to_attr="standing_consents"),
-        )
+        .prefetch_related(Prefetch("sessions", queryset=live_sessions, to_attr="live_sessions"))
         .order_by("-created_at")
     )
 
@@ -149,6 +197,17 @@ def patient_dashboard(*, patient: Patient) -> Dashboard:
     screening = screening_for_patient(patient=patient)
     forms = current_consent_forms()
     today = timezone.localdate()
+    # Every consent the patient signed, once: the list on the page, and (those not
+    # withdrawn) each course's standing consents.
+    signed = list(
+        SignedConsent.objects.filter(patient=patient)
+        .select_related("form", "course__treatment")
+        .order_by("-signed_at")
+    )
+    standing: dict[int, list[SignedConsent]] = {}
+    for consent in signed:
+        if consent.withdrawn_at is None:
+            standing.setdefault(consent.course_id, []).append(consent)
     lines = []
     for course in _courses(patient):
         sessions: list[SessionRecord] = course.live_sessions  # type: ignore[attr-defined]
@@ -158,8 +217,7 @@ def patient_dashboard(*, patient: Patient) -> Dashboard:
                 course=course,
                 current_form=current,
                 consent_state=consent_state(
-                    current_form=current,
-                    standing=course.standing_consents,  # type: ignore[attr-defined]
+                    current_form=current, standing=standing.get(course.pk, [])
                 ),
                 latest_session=sessions[-1] if sessions else None,
                 completed_sessions=sum(
@@ -170,19 +228,25 @@ def patient_dashboard(*, patient: Patient) -> Dashboard:
                 today=today,
             )
         )
-    signed = list(
-        SignedConsent.objects.filter(patient=patient)
-        .select_related("form", "course__treatment")
-        .order_by("-signed_at")
-    )
+    upcoming = _upcoming_appointments(patient)
+    next_appointment = None
+    if upcoming:
+        first = upcoming[0]
+        next_appointment = NextAppointment(
+            appointment=first,
+            session=_session_of(first),
+            can_change=_can_change(first, timezone.now()),
+        )
     return Dashboard(
         patient=patient,
         screening=screening,
         screening_state=screening_state(screening),
-        appointments=_upcoming_appointments(patient),
+        appointments=upcoming,
         courses=lines,
         signed_consents=signed,
         consents_to_sign=[line for line in lines if line.needs_signature],
+        recent_messages=recent_messages(patient=patient),
+        next_appointment=next_appointment,
     )
 
 
@@ -229,5 +293,148 @@ def consent_to_sign(*, patient: Patient, course_id: int) -> ConsentToSign:
 def signed_consent_for_patient(*, patient: Patient, pk: int) -> SignedConsent:
     """One of the patient's own signed consents (raises ``DoesNotExist`` for anyone else's)."""
     return SignedConsent.objects.select_related(
-        "form__treatment", "course__treatment", "witnessed_by__user"
+        "form__treatment", "course__treatment", "witnessed_by__user", "patient__user"
     ).get(pk=pk, patient=patient, course__patient=patient)
+
+
+# --- the patient's own record ---------------------------------------------------------------
+
+
+@dataclass
+class CheckInLine:
+    check_in: CheckIn
+    warning_labels: list[str]
+
+    @property
+    def effects(self) -> list[str]:
+        """The side effects ticked that day, in words."""
+        c = self.check_in
+        named = [("bruising", c.bruising), ("redness", c.redness), ("swelling", c.swelling)]
+        return [name for name, ticked in named if ticked]
+
+
+@dataclass
+class PlanLine:
+    """One aftercare plan with the days the patient checked in."""
+
+    plan: AftercarePlan
+    check_ins: list[CheckInLine]
+
+
+@dataclass
+class PatientRecord:
+    """What the patient's record page shows. Courses carry ``session_list`` (each session
+    with ``stocking_list`` and ``event_list``) and ``extension_list``."""
+
+    patient: Patient
+    past_appointments: list[Appointment]
+    upcoming_count: int
+    courses: list[Course]
+    consents: list[SignedConsent]
+    plans: list[PlanLine]
+
+
+def _record_courses(patient: Patient) -> list[Course]:
+    sessions = (
+        SessionRecord.objects.select_related("appointment")
+        .prefetch_related(
+            Prefetch(
+                "stockings",
+                queryset=StockingFitting.objects.order_by("leg"),
+                to_attr="stocking_list",
+            ),
+            Prefetch(
+                "adverse_events",
+                queryset=AdverseEvent.objects.order_by("recorded_at", "pk"),
+                to_attr="event_list",
+            ),
+        )
+        .order_by("number", "pk")
+    )
+    return list(
+        Course.objects.filter(patient=patient)
+        .select_related("treatment", "consultant__user")
+        .prefetch_related(
+            Prefetch("sessions", queryset=sessions, to_attr="session_list"),
+            Prefetch(
+                "extensions",
+                queryset=CourseExtension.objects.order_by("extended_at", "pk"),
+                to_attr="extension_list",
+            ),
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+def _record_plans(patient: Patient) -> list[PlanLine]:
+    plans = (
+        AftercarePlan.objects.filter(patient=patient)
+        .select_related("course__treatment", "session")
+        .prefetch_related(
+            Prefetch("check_ins", queryset=CheckIn.objects.order_by("day"), to_attr="day_list")
+        )
+        .order_by("-starts_on", "-pk")
+    )
+    return [
+        PlanLine(
+            plan=plan,
+            check_ins=[
+                CheckInLine(
+                    check_in=check_in,
+                    warning_labels=[WARNING_SYMPTOMS.get(s, s) for s in check_in.warning_symptoms],
+                )
+                for check_in in plan.day_list  # type: ignore[attr-defined]
+            ],
+        )
+        for plan in plans
+    ]
+
+
+def patient_record(*, patient: Patient) -> PatientRecord:
+    """The patient's own record: past appointments, courses with their sessions (stockings,
+    side effects), signed consents and aftercare plans with check-ins. A fixed number of
+    queries however long the record is, and nothing of anyone else."""
+    now = timezone.now()
+    appointments = list(
+        Appointment.objects.filter(patient=patient)
+        .select_related("treatment", "room__location", "consultant__user", "session_record__course")
+        .order_by("-start", "-pk")
+    )
+    live = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
+    upcoming = {a.pk for a in appointments if a.end >= now and a.status in live}
+    consents = list(
+        SignedConsent.objects.filter(patient=patient, course__patient=patient)
+        .select_related("form", "course__treatment")
+        .order_by("-signed_at", "-pk")
+    )
+    return PatientRecord(
+        patient=patient,
+        past_appointments=[a for a in appointments if a.pk not in upcoming],
+        upcoming_count=len(upcoming),
+        courses=_record_courses(patient),
+        consents=consents,
+        plans=_record_plans(patient),
+    )
+
+
+# --- closing the account -------------------------------------------------------------------
+
+
+@dataclass
+class ClosureState:
+    """The patient's requests to close their account: the open one (if any) and the rest."""
+
+    open_request: AccountClosureRequest | None
+    earlier: list[AccountClosureRequest]
+
+
+def closure_state(*, patient: Patient) -> ClosureState:
+    requests = list(
+        AccountClosureRequest.objects.filter(patient=patient).order_by("-requested_at", "-pk")
+    )
+    open_request = next(
+        (r for r in requests if r.status == AccountClosureRequest.Status.REQUESTED), None
+    )
+    return ClosureState(
+        open_request=open_request, earlier=[r for r in requests if r is not open_request]
+    )
