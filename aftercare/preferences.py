@@ -78,8 +78,8 @@ def sms_kinds_set(*, patient: Patient, kinds: Iterable[str]) -> ReminderPreferen
         raise DomainError("Unknown kind of reminder.")
     if chosen and not patient.phone.strip():
         raise DomainError(
-            "We have no phone number for you, so we cannot send text messages. Please ask "
-            "the clinic to add your mobile number, then choose text messages again."
+            "We have no phone number for you, so we cannot send text messages. Please add "
+            "your mobile number on the 'My details' page, then choose text messages again."
         )
     preference = services.preference_for(patient)
     preference = ReminderPreference.objects.select_for_update().get(pk=preference.pk)
