@@ -23,8 +23,18 @@ class EmailAuthenticationForm(AuthenticationForm):
 class SignUpForm(forms.Form):
     """A new patient's account: name, email and a password typed twice."""
 
-    first_name = forms.CharField(label="First name", max_length=150)
-    last_name = forms.CharField(label="Last name", max_length=150)
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        error_messages={"required": "Please enter your first name."},
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+        error_messages={"required": "Please enter your last name."},
+    )
     email = forms.EmailField(
         label="Email address",
         max_length=254,
