@@ -15,7 +15,7 @@ from clinic.admin import SafeHistoryAdmin
 from clinic.errors import DomainError
 from clinic.models import User
 
-from .models import AccountClosureRequest, Patient
+from .models import AccountClosureRequest, Patient, RecordAccess
 from .services import account_closure_complete, retention_end
 
 
@@ -127,3 +127,24 @@ class AccountClosureRequestAdmin(SafeHistoryAdmin):
         return TemplateResponse(
             request, "admin/patients/accountclosurerequest/complete.html", context, status=status
         )
+
+
+@admin.register(RecordAccess)
+class RecordAccessAdmin(admin.ModelAdmin):
+    """Read only: who opened which patient's record, and when."""
+
+    list_display = ("at", "user", "patient", "what", "ref", "reason")
+    list_filter = ("what",)
+    list_select_related = ("user", "patient__user")
+    search_fields = ("patient__user__last_name", "user__email", "ref")
+    date_hierarchy = "at"
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

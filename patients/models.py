@@ -156,3 +156,27 @@ class AccountClosureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Close the account of {self.patient} ({self.get_status_display().lower()})"
+
+
+class RecordAccess(models.Model):
+    """A member of staff opened a page showing a patient's record.
+
+    Holds who, which record (a label and a reference such as ``course:12``), when, and a
+    reason if one was given; never the health data itself. Patients see these rows on
+    their own record page. Rows are only ever added.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="record_accesses")
+    what = models.CharField(max_length=120)
+    ref = models.CharField(max_length=80, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["patient", "-at"], name="record_access_patient_at")]
+        verbose_name_plural = "record accesses"
+
+    def __str__(self) -> str:
+        return f"{self.user} viewed {self.what} of {self.patient} at {self.at:%Y-%m-%d %H:%M}"

@@ -13,7 +13,7 @@ from clinic.models import StaffMember, User, normalise_email
 from clinic.roles import Role
 from clinic.services import user_set_roles
 
-from .models import AccountClosureRequest, Patient, Screening
+from .models import AccountClosureRequest, Patient, RecordAccess, Screening
 
 
 @transaction.atomic
@@ -286,3 +286,27 @@ def _erase_personal_data(patient: Patient) -> None:
         status__in=[Reminder.Status.PENDING, Reminder.Status.SENDING, Reminder.Status.FAILED],
     ).update(status=Reminder.Status.CANCELLED, last_error="")
     Reminder.objects.filter(patient=patient).update(last_error="", provider_id="")
+
+
+# --- Who looked at a record -------------------------------------------------------------------
+
+
+def record_access_log(
+    *, user: User, patient: Patient | int, what: str, ref: str = "", reason: str = ""
+) -> RecordAccess | None:
+    """Note that a member of staff opened a page showing this patient's record.
+
+    A patient looking at their own record is not logged. The label and reference say
+    which record, never what it holds (no health data goes into this table).
+    """
+    patient_id = patient if isinstance(patient, int) else patient.pk
+    if Patient.objects.filter(pk=patient_id, user_id=user.pk).exists():
+        return None
+    return RecordAccess.objects.create(
+        user=user,
+        patient_id=patient_id,
+        what=what[:120],
+        ref=ref[:80],
+        reason=(reason or "").strip()[:255],
+        at=timezone.now(),
+    )

@@ -175,6 +175,7 @@ REFERENCE_DATA = [
     ("clinic.migrations.0006_admins_remove_availability_rows", "grant"),
     ("treatments.migrations.0007_public_page_text", "fill"),
     ("clinic.migrations.0007_faq_price_and_closure_permissions", "grant"),
+    ("clinic.migrations.0008_security_permissions", "grant"),
 ]
 
 
