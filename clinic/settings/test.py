@@ -15,3 +15,7 @@ EMAIL_BACKEND = os.environ.get(
 EMAIL_FILE_PATH = os.environ.get("TEST_EMAIL_FILE_PATH", "")
 WHITENOISE_USE_FINDERS = True
 SMS_BACKEND = "aftercare.sms.MemorySmsBackend"
+# Staff pages are tested as a logged-in member of staff (force_login); the tests of
+# two-factor authentication itself turn this on (tests/clinic/test_two_factor.py).
+STAFF_TWO_FACTOR_REQUIRED = False
+SESSION_ENGINE = "tests.support.sessions"

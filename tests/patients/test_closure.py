@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
+from django.test import RequestFactory
 from django.urls import reverse
 
 from aftercare.models import Reminder, ReminderPreference
@@ -25,7 +26,14 @@ from patients.services import (
     retention_end,
 )
 
-from ..factories import AppointmentFactory, PatientFactory, ScreeningFactory, local, treatment
+from ..factories import (
+    PASSWORD,
+    AppointmentFactory,
+    PatientFactory,
+    ScreeningFactory,
+    local,
+    treatment,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +147,8 @@ def test_only_a_clinic_admin_closes_an_account(who, request):
 
 def test_closing_erases_personal_details_and_keeps_the_clinical_record(admin_user):
     patient = full_patient(user__email="ada@example.com")
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="ada@example.com", password=PASSWORD) == patient.user
     other = full_patient(user__email="grace@example.com")
     assert patient.history.filter(phone="07700 900123").exists()
     closure = account_closure_request(patient=patient, reason="Please delete me")
@@ -150,7 +160,9 @@ def test_closing_erases_personal_details_and_keeps_the_clinical_record(admin_use
     # The login is gone: no email, no password, inactive.
     assert not user.is_active and not user.has_usable_password()
     assert user.email.endswith("@closed.invalid") and "ada" not in user.email
-    assert authenticate(email="ada@example.com", password="anything") is None
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="ada@example.com", password=PASSWORD) is None
+    assert authenticate(request, username=user.email, password=PASSWORD) is None
     # Contact and insurance details are erased, and so are their earlier versions.
     for field in ("phone", "address", "policy_number", "preauthorisation_code"):
         assert getattr(patient, field) == ""
