@@ -47,4 +47,9 @@ def calendar_feed_by_token(*, token: str) -> CalendarFeed | None:
     """The feed behind a secret address, or None for an unknown (or reset) token."""
     if not token or len(token) > TOKEN_MAX_LENGTH:
         return None
-    return CalendarFeed.objects.select_related("user").filter(token=token).first()
+    # A switched-off account's address stops working at once.
+    return (
+        CalendarFeed.objects.select_related("user")
+        .filter(token=token, user__is_active=True)
+        .first()
+    )

@@ -25,6 +25,7 @@ from clinic.errors import DomainError
 from clinic.models import Closure, Location, OpeningHours, Room, StaffMember, User
 from clinic.permissions import role_required
 from clinic.roles import Role
+from patients.audit import record_viewed
 from patients.models import Patient
 from treatments.models import Course, Treatment
 from treatments.selectors import local_day_bounds, staff_member_for
@@ -440,6 +441,11 @@ def book_for_patient(request: HttpRequest) -> HttpResponse:
             status = 400
     form: BookingChoiceForm | None = None
     if patient is not None:
+        # The panel is redrawn by htmx as the patient is chosen: that partial is the first
+        # sight of the patient here, so it is noted too (a repeat within minutes is not).
+        record_viewed(
+            request, patient=patient, what="booking", ref=f"patient:{patient.pk}", partials=True
+        )
         options = staff_booking_options(patient=patient)
         context.update(patient=patient, options=options)
         if posting:
@@ -523,6 +529,12 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a booked appointment: pick a day, see its free times (its own time left out of
     the busy times), choose one. Staff may move it at any time; a session keeps its gap."""
     appointment = _appointment_or_404(pk)
+    record_viewed(
+        request,
+        patient=appointment.patient_id,
+        what="appointment (to move)",
+        ref=f"appointment:{pk}",
+    )
     session = selectors.session_of(appointment)
     status = 200
     error = ""
@@ -593,6 +605,12 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Cancel on the patient's behalf, with the reason. The time is free at once and the
     waiting list is offered it; inside the patient cut-off it is flagged as late."""
     appointment = _appointment_or_404(pk)
+    record_viewed(
+        request,
+        patient=appointment.patient_id,
+        what="appointment (to cancel)",
+        ref=f"appointment:{pk}",
+    )
     form = CancelForm(request.POST or None)
     status = 200
     error = ""
@@ -667,6 +685,9 @@ def session_new(request: HttpRequest, course_id: int) -> HttpResponse:
     except Course.DoesNotExist as exc:
         raise Http404("No such course.") from exc
     course = booking.course
+    record_viewed(
+        request, patient=course.patient_id, what="session booking", ref=f"course:{course_id}"
+    )
     form = SessionForm(request.POST or None, course=course)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -14,8 +14,14 @@ class ClinicConfig(AppConfig):
 
 
 def _on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    """Note once, at log-in, whether this person has two-step log-in turned on."""
-    from .security import remember_devices
+    """Note at log-in whether this person has two-step log-in on, and start a member of
+    staff's idle clock."""
+    import time
+
+    from .middleware import note_seen
+    from .security import is_staff_user, remember_devices
 
     if request is not None and hasattr(request, "session"):
         remember_devices(request, user)
+        if is_staff_user(user):
+            note_seen(request, time.time())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
@@ -17,6 +19,27 @@ OPEN_PREFIXES = ("/static/", "/healthz", "/accounts/login/", "/accounts/logout/"
 OPEN_NAMES = {"two_factor_verify", "two_factor_setup"}
 
 
+# The idle clock is written to the session at most once a minute, not on every request.
+SEEN_KEY = "veinline_seen"
+SEEN_RESOLUTION = 60
+
+
+def note_seen(request: HttpRequest, now: float) -> None:
+    request.session[SEEN_KEY] = now
+    request.session.set_expiry(settings.STAFF_SESSION_IDLE_SECONDS + SEEN_RESOLUTION)
+
+
+def idle_too_long(request: HttpRequest) -> bool:
+    """Staff are signed out after STAFF_SESSION_IDLE_SECONDS without a request."""
+    now = time.time()
+    seen = request.session.get(SEEN_KEY)
+    if isinstance(seen, int | float) and now - seen > settings.STAFF_SESSION_IDLE_SECONDS:
+        return True
+    if not isinstance(seen, int | float) or now - seen > SEEN_RESOLUTION:
+        note_seen(request, now)
+    return False
+
+
 class StaffSecurityMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -24,9 +47,11 @@ class StaffSecurityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated:
-            if is_staff_user(user):
-                # Sliding: each request starts the idle period again.
-                request.session.set_expiry(settings.STAFF_SESSION_IDLE_SECONDS)
+            if is_staff_user(user) and idle_too_long(request):
+                logout(request)
+                return HttpResponseRedirect(
+                    f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"
+                )
             if (
                 needs_second_factor(request)
                 and not user.is_verified()  # type: ignore[union-attr,attr-defined]  # set by OTPMiddleware

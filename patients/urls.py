@@ -13,6 +13,7 @@ urlpatterns = [
     path("consents/<int:pk>/", views.consent_detail, name="consent_detail"),
     path("profile/", views.profile, name="profile"),
     path("record/", views.record, name="record"),
+    path("record/access/", views.access_log, name="access_log"),
     path("record/download.json", views.export_json, name="export_json"),
     path("record/print/", views.export_print, name="export_print"),
     path("close-account/", views.close_account, name="close_account"),

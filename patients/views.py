@@ -26,6 +26,7 @@ from clinic.permissions import patient_required
 from treatments.models import Course, SignedConsent
 from treatments.services import consent_sign as consent_sign_service
 
+from .audit import access_log_page
 from .export import SECTIONS, export_data, patient_export
 from .forms import CloseAccountForm, ConsentSignForm, ProfileForm, ScreeningForm
 from .models import Patient
@@ -203,6 +204,15 @@ def profile(request: HttpRequest) -> HttpResponse:
 def record(request: HttpRequest) -> HttpResponse:
     patient = _acting_patient(request)
     return render(request, "patients/record.html", {"record": patient_record(patient=patient)})
+
+
+@patient_required
+@require_GET
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Who at the clinic opened my record, newest first, 50 to a page."""
+    patient = _acting_patient(request)
+    page, lines = access_log_page(patient=patient, page=request.GET.get("page"))
+    return render(request, "patients/access_log.html", {"page": page, "lines": lines})
 
 
 @patient_required

@@ -645,7 +645,9 @@ def test_the_booking_page_query_count_does_not_grow(
     AppointmentFactory(
         start=local(2026, 5, 5, 9), end=local(2026, 5, 5, 9, 15), room=room, consultant=consultant
     )
-    with django_assert_max_num_queries(30) as few:
+    # A first look writes the access-log row; measure repeat looks (one query).
+    nurse_client.get(BOOK, {**query, "day": "2026-05-05"})
+    with django_assert_max_num_queries(31) as few:
         response = nurse_client.get(BOOK, {**query, "day": "2026-05-05"})
     assert len(response.context["slots"]) == 30
 
@@ -654,7 +656,7 @@ def test_the_booking_page_query_count_does_not_grow(
         AppointmentFactory(
             start=start, end=start + timedelta(minutes=15), room=room, consultant=consultant
         )
-    with django_assert_max_num_queries(30) as many:
+    with django_assert_max_num_queries(31) as many:
         response = nurse_client.get(BOOK, {**query, "day": "2026-05-06"})
     assert len(response.context["slots"]) == 1
     assert len(many.captured_queries) == len(few.captured_queries)
@@ -919,7 +921,9 @@ def test_the_move_page_query_count_does_not_grow(
     nurse_client, booked, consultant, open_clinic, django_assert_max_num_queries
 ):
     room = open_clinic.rooms.get(kind=Room.Kind.CONSULTING)
-    with django_assert_max_num_queries(20) as few:
+    # A first look writes the access-log row; measure repeat looks (one query).
+    nurse_client.get(reschedule_url(booked), {"day": "2026-05-11"})
+    with django_assert_max_num_queries(21) as few:
         response = nurse_client.get(reschedule_url(booked), {"day": "2026-05-11"})
     assert len(response.context["slots"]) == 31
     for n in range(30):
@@ -927,7 +931,7 @@ def test_the_move_page_query_count_does_not_grow(
         AppointmentFactory(
             start=start, end=start + timedelta(minutes=15), room=room, consultant=consultant
         )
-    with django_assert_max_num_queries(20) as many:
+    with django_assert_max_num_queries(21) as many:
         response = nurse_client.get(reschedule_url(booked), {"day": "2026-05-12"})
     assert len(response.context["slots"]) == 1
     assert len(many.captured_queries) == len(few.captured_queries)

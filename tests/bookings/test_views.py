@@ -812,14 +812,16 @@ def test_the_session_form_query_count_does_not_grow(
     nurse_client, course, schedule, django_assert_max_num_queries
 ):
     RoomFactory()
-    with django_assert_max_num_queries(12) as few:
+    # A first look writes the access-log row; measure repeat looks (one query).
+    nurse_client.get(session_url(course))
+    with django_assert_max_num_queries(13) as few:
         nurse_client.get(session_url(course))
     first = ahead(3)
     for n in range(3):
         schedule(course, at(first + timedelta(days=28 * n), 10))
     NurseFactory.create_batch(10)
     RoomFactory.create_batch(10)
-    with django_assert_max_num_queries(12) as many:
+    with django_assert_max_num_queries(13) as many:
         html = nurse_client.get(session_url(course)).content.decode()
     assert "All 3 planned sessions are booked or done" in html
     assert len(many.captured_queries) == len(few.captured_queries)

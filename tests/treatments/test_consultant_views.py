@@ -550,10 +550,13 @@ def test_review_query_count_is_the_same_for_1_and_30_sessions(
         return course
 
     small, big = build(1, hour=9), build(30, hour=14)
-    with django_assert_max_num_queries(12) as one:
+    # A first look writes the access-log row; measure repeat looks (one query).
+    consultant_client.get(review_url(small))
+    consultant_client.get(review_url(big))
+    with django_assert_max_num_queries(13) as one:
         response = consultant_client.get(review_url(small))
     assert response.content.decode().count('data-testid="timeline-session"') == 1
-    with django_assert_max_num_queries(12) as many:
+    with django_assert_max_num_queries(13) as many:
         response = consultant_client.get(review_url(big))
     assert response.content.decode().count('data-testid="timeline-session"') == 30
     assert len(many.captured_queries) == len(one.captured_queries)
@@ -777,13 +780,17 @@ def test_screening_review_unblocks_planning(consultant_client, consultant):
 def test_screening_page_query_count(consultant_client, django_assert_max_num_queries):
     appointment = AppointmentFactory(status=Appointment.Status.COMPLETED)
     screening = ScreeningFactory(patient=appointment.patient, clotting_disorder=True)
-    with django_assert_max_num_queries(5):
+    # A first look writes the access-log row; measure repeat looks (one query).
+    consultant_client.get(screening_url(screening.patient_id))
+    with django_assert_max_num_queries(6):
         response = consultant_client.get(screening_url(screening.patient_id))
     assert response.status_code == 200
 
 
 def test_plan_page_query_count(consultant_client, consultation, django_assert_max_num_queries):
-    with django_assert_max_num_queries(8):
+    # A first look writes the access-log row; measure repeat looks (one query).
+    consultant_client.get(plan_url(consultation))
+    with django_assert_max_num_queries(9):
         response = consultant_client.get(plan_url(consultation))
     assert response.status_code == 200
 

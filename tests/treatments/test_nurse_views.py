@@ -732,7 +732,9 @@ def test_session_screen_query_count_does_not_grow(
         session=started, by=NurseFactory(), leg="left", compression_class="2", length="thigh"
     )
     _add_event(started, 0)
-    with django_assert_max_num_queries(16) as few:
+    # The first look adds a row to the access log; the measured looks are repeats (1 query).
+    nurse_client.get(url("session_detail", started))
+    with django_assert_max_num_queries(17) as few:
         response = nurse_client.get(url("session_detail", started))
     assert body(response).count("Reassured (") == 1
 
@@ -741,7 +743,7 @@ def test_session_screen_query_count_does_not_grow(
     )
     for index in range(1, 30):
         _add_event(started, index)
-    with django_assert_max_num_queries(16) as many:
+    with django_assert_max_num_queries(17) as many:
         response = nurse_client.get(url("session_detail", started))
     assert body(response).count("Reassured (") == 30
     assert len(many.captured_queries) == len(few.captured_queries)
@@ -757,11 +759,13 @@ def test_finished_session_summary_query_count_does_not_grow(
         )
     _add_event(started, 0)
     services.session_complete(session=started, by=nurse)
-    with django_assert_max_num_queries(16) as few:
+    # The first look adds a row to the access log; the measured looks are repeats (1 query).
+    nurse_client.get(url("session_detail", started))
+    with django_assert_max_num_queries(17) as few:
         nurse_client.get(url("session_detail", started))
     for index in range(1, 30):
         _add_event(started, index)
-    with django_assert_max_num_queries(16) as many:
+    with django_assert_max_num_queries(17) as many:
         response = nurse_client.get(url("session_detail", started))
     assert body(response).count("Reassured (") == 30
     assert len(many.captured_queries) == len(few.captured_queries)

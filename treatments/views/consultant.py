@@ -25,6 +25,7 @@ from clinic.models import StaffMember
 from clinic.permissions import consultant_required, nurse_or_consultant_required
 from clinic.roles import Role, has_role
 from patients import services as patient_services
+from patients.audit import record_viewed
 from patients.models import Patient, Screening
 
 from .. import selectors, services
@@ -136,6 +137,9 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    record_viewed(
+        request, patient=consultation.patient_id, what="consultation", ref=f"consultation:{pk}"
+    )
     prefill_url = reverse("treatments:course_plan", args=[consultation.pk])
     if request.method == "POST":
         form = CoursePlanForm(request.POST, prefill_url=prefill_url)
@@ -194,6 +198,7 @@ def _render_review(
     except Course.DoesNotExist as exc:
         raise Http404("No such course.") from exc
     course = review.course
+    record_viewed(request, patient=course.patient_id, what="course review", ref=f"course:{pk}")
     is_consultant = has_role(request.user, Role.CONSULTANT)
     context = {
         "review": review,
@@ -273,6 +278,7 @@ def screening_review(request: HttpRequest, pk: int) -> HttpResponse:
     screening = get_object_or_404(
         Screening.objects.select_related("patient__user", "reviewed_by__user"), patient_id=pk
     )
+    record_viewed(request, patient=pk, what="screening", ref=f"screening:{screening.pk}")
     form = ScreeningReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinic.errors import DomainError, PermissionRefused
 from clinic.models import StaffMember, User
 from clinic.permissions import nurse_or_consultant_required
+from patients.audit import record_viewed
 
 from .. import selectors, services
 from ..forms.nurse import (
@@ -155,7 +156,12 @@ def _screen_context(session: SessionRecord, **overrides: Any) -> dict[str, Any]:
 @require_GET
 @nurse_or_consultant_required
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, SESSION_TEMPLATE, _screen_context(_load(pk)))
+    session = _load(pk)
+    # The actions below post here and redirect back: the audit notes the first look only.
+    record_viewed(
+        request, patient=session.course.patient_id, what="session record", ref=f"session:{pk}"
+    )
+    return render(request, SESSION_TEMPLATE, _screen_context(session))
 
 
 def _refused(
@@ -163,6 +169,11 @@ def _refused(
 ) -> HttpResponse:
     """Draw the session screen again with the refusal, keeping what was typed."""
     session = _load(pk)
+    # Noted when a take-consent GET is refused outright; after a refused POST it is not
+    # (the GET that drew the form was).
+    record_viewed(
+        request, patient=session.course.patient_id, what="session record", ref=f"session:{pk}"
+    )
     message = error.message if isinstance(error, DomainError) else error
     if isinstance(error, PermissionRefused):
         status = 403
@@ -253,6 +264,9 @@ def session_take_consent(request: HttpRequest, pk: int) -> HttpResponse:
     if any(c.form_id == current_form.pk for c in standing):
         messages.info(request, "The patient has already signed the current consent form.")
         return redirect("treatments:session_detail", pk=pk)
+    record_viewed(
+        request, patient=session.course.patient_id, what="consent signing", ref=f"session:{pk}"
+    )
 
     form = ConsentSignForm(request.POST or None, consent_form=current_form)
     error = None
