@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.errors import DomainError, PermissionRefused
-from clinic.permissions import nurse_or_consultant_required, patient_required
+from clinic.permissions import Action, action_required, patient_required
 from patients.models import Patient
 from patients.selectors import patient_for_user
 from treatments.selectors import staff_member_for
@@ -331,13 +331,13 @@ def _render_staff_list(
 
 
 @require_GET
-@nurse_or_consultant_required
+@action_required(Action.SEE_AFTERCARE_LIST)
 def staff_list(request: HttpRequest) -> HttpResponse:
     return _render_staff_list(request)
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RESOLVE_FLAG)
 def flag_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     """Close a flag, saying what was done."""
     staff = staff_member_for(request.user)  # type: ignore[arg-type]

@@ -23,8 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinic.errors import DomainError
 from clinic.models import Closure, Location, OpeningHours, Room, StaffMember, User
-from clinic.permissions import role_required
-from clinic.roles import Role
+from clinic.permissions import diary_staff_required
 from patients.audit import record_viewed
 from patients.models import Patient
 from treatments.models import Course, Treatment
@@ -58,7 +57,6 @@ from .services import (
 Status = Appointment.Status
 
 # Nurses and consultants run the diary; clinic admins may use it too.
-diary_staff_required = role_required(Role.NURSE, Role.CONSULTANT, Role.CLINIC_ADMIN)
 
 # The diary covers these years; anything else in ?day= is a mistake, not a day to show.
 EARLIEST_DAY = date(2000, 1, 1)

@@ -491,8 +491,11 @@ def test_staff_see_todays_free_times_inside_the_notice(nurse_client, open_clinic
     assert f'value="{slot_value(local(2026, 5, 4, 9))}"' in response.content.decode()
 
 
-def test_free_times_already_past_are_not_offered(nurse_client, open_clinic, patient):
+def test_free_times_already_past_are_not_offered(nurse_client, nurse, open_clinic, patient):
     with time_machine.travel(local(2026, 5, 4, 12, 5), tick=False):
+        # Logged in at 08:00 and idle since: staff sessions end after 30 minutes.
+        assert nurse_client.get(BOOK, book_data(patient, TODAY)).status_code == 302
+        nurse_client.force_login(nurse.user)
         response = nurse_client.get(BOOK, book_data(patient, TODAY))
     assert response.context["slots"][0].slot.start == local(2026, 5, 4, 12, 15)
 

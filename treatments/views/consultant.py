@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bookings.models import Appointment
 from clinic.errors import DomainError, PermissionRefused
 from clinic.models import StaffMember
-from clinic.permissions import consultant_required, nurse_or_consultant_required
+from clinic.permissions import Action, action_required
 from clinic.roles import Role, has_role
 from patients import services as patient_services
 from patients.audit import record_viewed
@@ -94,7 +94,7 @@ class AwaitingPlanRow:
 
 
 @require_GET
-@consultant_required
+@action_required(Action.SEE_CONSULTANT_DESK)
 def consultant_home(request: HttpRequest) -> HttpResponse:
     awaiting = [
         AwaitingPlanRow(consultation=a, screening=_screening_of(a.patient))
@@ -129,7 +129,7 @@ def _plan_initial(request: HttpRequest) -> dict[str, Any]:
 
 
 @require_http_methods(["GET", "POST"])
-@consultant_required
+@action_required(Action.PLAN_COURSE)
 def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
     consultation = get_object_or_404(
         Appointment.objects.select_related(
@@ -218,13 +218,13 @@ def _render_review(
 
 
 @require_GET
-@nurse_or_consultant_required
+@action_required(Action.SEE_COURSE_REVIEW)
 def course_review(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_review(request, pk)
 
 
 @require_POST
-@consultant_required
+@action_required(Action.EXTEND_COURSE)
 def course_extend(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_object_or_404(Course, pk=pk)
     form = CourseExtendForm(request.POST)
@@ -249,7 +249,7 @@ def course_extend(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@consultant_required
+@action_required(Action.CLOSE_COURSE)
 def course_close(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_object_or_404(Course, pk=pk)
     form = CourseCloseForm(request.POST)
@@ -273,7 +273,7 @@ def course_close(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@consultant_required
+@action_required(Action.REVIEW_SCREENING)
 def screening_review(request: HttpRequest, pk: int) -> HttpResponse:
     screening = get_object_or_404(
         Screening.objects.select_related("patient__user", "reviewed_by__user"), patient_id=pk

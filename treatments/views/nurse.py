@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinic.errors import DomainError, PermissionRefused
 from clinic.models import StaffMember, User
-from clinic.permissions import nurse_or_consultant_required
+from clinic.permissions import Action, action_required
 from patients.audit import record_viewed
 
 from .. import selectors, services
@@ -66,7 +66,7 @@ TAKE_CONSENT_TEMPLATE = "treatments/nurse/take_consent.html"
 
 
 @require_GET
-@nurse_or_consultant_required
+@action_required(Action.SEE_DAY_LIST)
 def day_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     day = _parse_day(request.GET.get("day", ""), today)
@@ -154,7 +154,7 @@ def _screen_context(session: SessionRecord, **overrides: Any) -> dict[str, Any]:
 
 
 @require_GET
-@nurse_or_consultant_required
+@action_required(Action.OPEN_SESSION)
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = _load(pk)
     # The actions below post here and redirect back: the audit notes the first look only.
@@ -228,7 +228,7 @@ _FIX_BELOW = "Please check the form below: some answers need correcting."
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.CONFIRM_CONSENT)
 def session_confirm_consent(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
@@ -240,7 +240,7 @@ def session_confirm_consent(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@nurse_or_consultant_required
+@action_required(Action.TAKE_CONSENT)
 def session_take_consent(request: HttpRequest, pk: int) -> HttpResponse:
     session = _load(pk)
     if session.status not in ACTION_STATUSES["take_consent"]:
@@ -318,7 +318,7 @@ def session_take_consent(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RUN_SESSION)
 def session_start(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
@@ -330,7 +330,7 @@ def session_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RUN_SESSION)
 def session_record(request: HttpRequest, pk: int) -> HttpResponse:
     form = SessionRecordForm(request.POST)
     if not form.is_valid():
@@ -346,7 +346,7 @@ def session_record(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RUN_SESSION)
 def session_stockings(request: HttpRequest, pk: int) -> HttpResponse:
     form = StockingForm(request.POST)
     if not form.is_valid():
@@ -363,7 +363,7 @@ def session_stockings(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RUN_SESSION)
 def session_adverse_event(request: HttpRequest, pk: int) -> HttpResponse:
     form = AdverseEventForm(request.POST)
     if not form.is_valid():
@@ -381,7 +381,7 @@ def session_adverse_event(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RUN_SESSION)
 def session_complete(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
@@ -393,7 +393,7 @@ def session_complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@nurse_or_consultant_required
+@action_required(Action.RUN_SESSION)
 def session_abandon(request: HttpRequest, pk: int) -> HttpResponse:
     form = AbandonForm(request.POST)
     if not form.is_valid():
