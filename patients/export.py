@@ -43,7 +43,7 @@ from treatments.models import (
     zone_labels,
 )
 
-from .models import AccountClosureRequest, Patient, Screening
+from .models import AccountClosureRequest, Patient, RecordAccess, Screening
 
 FORMAT_VERSION = 1
 # The order of the sections, with the heading the printable page gives each.
@@ -62,6 +62,7 @@ SECTIONS = {
     "waiting_list": "Waiting list",
     "calendar_feed": "Calendar feed",
     "account_closure_requests": "Requests to close your account",
+    "record_accesses": "Who at the clinic opened your record",
 }
 HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
@@ -525,6 +526,19 @@ def _closure_requests(patient: Patient) -> list[dict[str, Any]]:
     ]
 
 
+def _record_accesses(patient: Patient) -> list[dict[str, Any]]:
+    rows = RecordAccess.objects.filter(patient=patient).select_related("user").order_by("-at")
+    return [
+        {
+            "at": _when(r.at),
+            "who": r.user.get_full_name() or "Clinic staff",
+            "what": r.what,
+            "reason": r.reason,
+        }
+        for r in rows
+    ]
+
+
 # --- the whole ---------------------------------------------------------------------------
 
 
@@ -553,6 +567,7 @@ def export_data(patient: Patient) -> dict[str, Any]:
         "waiting_list": _waiting_list(patient),
         "calendar_feed": _calendar_feed(patient.user),
         "account_closure_requests": _closure_requests(patient),
+        "record_accesses": _record_accesses(patient),
     }
 
 

@@ -26,6 +26,7 @@ from patients.models import AccountClosureRequest, Patient
 from patients.services import (
     account_closure_request,
     patient_profile_update,
+    record_access_log,
     screening_review,
     screening_submit,
 )
@@ -229,6 +230,9 @@ def build_full_record(
     )
     calendar_feed_for(user=patient.user)
     account_closure_request(patient=patient, reason=f"{marker} moving away")
+    record_access_log(
+        user=consultant.user, patient=patient, what="course review", ref=f"course:{course.pk}"
+    )
     consent = SignedConsent.objects.get(course=course)
     return FullRecord(
         patient=patient,
@@ -376,6 +380,8 @@ def test_the_export_holds_every_kind_of_record(mine, theirs):
     assert data["calendar_feed"]["exists"] is True
     [closure] = data["account_closure_requests"]
     assert closure["status"] == "requested" and closure["reason"] == f"{marker} moving away"
+    [look] = data["record_accesses"]
+    assert look["what"] == "course review" and look["who"] and look["at"]
 
 
 def test_the_export_holds_nothing_of_another_patient(mine, theirs):

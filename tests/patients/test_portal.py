@@ -521,8 +521,8 @@ def add_rows(patient: Patient, *, nurse, room, count: int, offset: int) -> None:
     [
         ("patients:dashboard", 12),
         ("patients:record", 13),
-        ("patients:export_print", 23),
-        ("patients:export_json", 23),
+        ("patients:export_print", 24),
+        ("patients:export_json", 24),
     ],
 )
 def test_pages_with_one_and_thirty_rows_run_the_same_queries(
