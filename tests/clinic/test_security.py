@@ -326,8 +326,10 @@ def test_pages_carry_a_content_security_policy_without_inline_script(client):
 
 def test_the_production_settings_pass_djangos_deployment_checks():
     root = Path(__file__).resolve().parents[2]
+    # A clean environment: the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process.
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "clinic.settings.production",
         "SECRET_KEY": "a-test-only-secret-that-is-long-and-random-enough-0123456789abcdef",
         "ALLOWED_HOSTS": "clinic.example.org",
