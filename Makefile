@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PORT ?= 8000
+# Tests run on every CPU (pytest-xdist); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test install install-dev dirs migrate seed lint typecheck check clean
 
@@ -40,7 +42,7 @@ run: seed
 
 ## Run the whole test suite (SQLite by default; DATABASE_URL / CELERY_BROKER_URL switch).
 test: install-dev dirs
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

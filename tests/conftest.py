@@ -190,3 +190,14 @@ def reference_data(transactional_db) -> None:
 
     for module, function in REFERENCE_DATA:
         getattr(importlib.import_module(module), function)(apps, None)
+
+
+# Tests that share one broker (and its queues) or start worker processes run one after
+# another in the same pytest-xdist worker; everything else is spread over the CPUs.
+SERIAL_FILES = ("test_celery.py", "test_delivery.py", "test_concurrency.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SERIAL_FILES:
+            item.add_marker(pytest.mark.xdist_group("broker"))
