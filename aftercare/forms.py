@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from patients.forms import FREE_TEXT
+
 from .models import WARNING_SYMPTOMS, CheckIn, Reminder, ReminderPreference
 
 TEXT_LIMIT = 2000
@@ -59,6 +61,7 @@ class SideEffectsForm(forms.Form):
         label="Anything else you would like us to know",
         required=False,
         max_length=TEXT_LIMIT,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -113,6 +116,7 @@ class FlagResolveForm(forms.Form):
     resolution = forms.CharField(
         label="What was done",
         max_length=TEXT_LIMIT,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say what was done before closing the flag."},
     )

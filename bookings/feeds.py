@@ -3,6 +3,7 @@ on request (the old address then stops working at once)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.db import IntegrityError, transaction
@@ -13,6 +14,8 @@ from .models import CalendarFeed
 
 # As long as CalendarFeed.token may be; anything longer is not a token of ours.
 TOKEN_MAX_LENGTH = 64
+# What _new_token makes (URL-safe base64); anything else names no feed.
+TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{TOKEN_MAX_LENGTH}}}", re.ASCII)
 
 
 def _new_token() -> str:
@@ -45,8 +48,8 @@ def calendar_feed_reset(*, user: User) -> CalendarFeed:
 
 def calendar_feed_by_token(*, token: str) -> CalendarFeed | None:
     """The feed behind a secret address, or None for an unknown (or reset) token."""
-    if not token or len(token) > TOKEN_MAX_LENGTH:
-        return None
+    if not TOKEN_PATTERN.fullmatch(token or ""):
+        return None  # PostgreSQL would refuse a NUL byte in the query: a 404, not a 500
     # A switched-off account's address stops working at once.
     return (
         CalendarFeed.objects.select_related("user")

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from clinic.models import Location, Room, StaffMember
+from patients.forms import FREE_TEXT, NAME_OR_CODE, ONE_LINE
 from patients.models import Patient
 from treatments.models import Course, Treatment
 
@@ -133,6 +134,7 @@ class ConsultationForm(LocalStartForm):
         label="Notes for the team (optional)",
         required=False,
         max_length=1000,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -165,7 +167,10 @@ class SessionForm(LocalStartForm):
         .order_by("name"),
     )
     music_request = forms.CharField(
-        label="Music the patient would like (optional)", required=False, max_length=200
+        label="Music the patient would like (optional)",
+        required=False,
+        max_length=200,
+        validators=[ONE_LINE],
     )
 
     def __init__(self, *args: Any, course: Course, **kwargs: Any) -> None:
@@ -309,10 +314,16 @@ class BookSlotForm(BookingChoiceForm, SlotForm):
 
     payer = forms.ChoiceField(label="Who pays", choices=Payer.choices)
     preauthorisation_code = forms.CharField(
-        label="Insurer's pre-authorisation code", required=False, max_length=60
+        label="Insurer's pre-authorisation code",
+        required=False,
+        max_length=60,
+        validators=[NAME_OR_CODE],
     )
     music_request = forms.CharField(
-        label="Music the patient would like (optional)", required=False, max_length=200
+        label="Music the patient would like (optional)",
+        required=False,
+        max_length=200,
+        validators=[ONE_LINE],
     )
 
 
@@ -320,6 +331,7 @@ class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Why is it cancelled?",
         max_length=500,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For example: the patient called to say they are unwell. Kept with the "
         "appointment.",

@@ -10,6 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from patients.forms import FREE_TEXT, NAME_OR_CODE, ONE_LINE
 
 from .models import Payer
 
@@ -128,12 +131,14 @@ class ConfirmForm(SlotForm):
     preauthorisation_code = forms.CharField(
         label="Pre-authorisation code from your insurer",
         max_length=60,
+        validators=[NAME_OR_CODE],
         required=False,
         help_text="Only if your insurer is paying.",
     )
     music_request = forms.CharField(
         label="Music during your appointment (optional)",
         max_length=200,
+        validators=[ONE_LINE],
         required=False,
         help_text="An artist, a style or a radio station. We will do our best.",
     )
@@ -156,6 +161,7 @@ class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Would you like to tell us why? (optional)",
         max_length=500,
+        validators=[FREE_TEXT],
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -181,7 +187,16 @@ class WaitingListForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean() or {}
         first, last = data.get("earliest_date"), data.get("latest_date")
-        if first and last:
+        today = timezone.localdate()
+        horizon = today + timedelta(days=settings.BOOKING_HORIZON_DAYS)
+        if first and first < today:
+            self.add_error("earliest_date", "The dates must be today or later.")
+        elif first and first > horizon:
+            self.add_error(
+                "earliest_date",
+                f"We take bookings up to {horizon:%-d %B %Y}. Please choose an earlier first day.",
+            )
+        elif first and last:
             if last < first:
                 self.add_error("latest_date", "The last date must not be before the first.")
             elif (last - first) > timedelta(days=settings.BOOKING_HORIZON_DAYS):

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinic.models import StaffMember, User
 from treatments.selectors import staff_member_for
 
-from .feeds import TOKEN_MAX_LENGTH, calendar_feed_reset
+from .feeds import TOKEN_PATTERN, calendar_feed_reset
 from .models import Appointment, CalendarFeed
 from .views import diary_staff_required
 
@@ -140,7 +140,7 @@ def staff_feed_settings(request: HttpRequest) -> HttpResponse:
 @require_GET
 def staff_feed(request: HttpRequest, token: str) -> HttpResponse:
     """The calendar itself. No login: the token is the key. Unknown token → 404."""
-    if not token or len(token) > TOKEN_MAX_LENGTH:  # the column's length: not a token
+    if not TOKEN_PATTERN.fullmatch(token):  # not a token of ours (a NUL byte, too long)
         raise Http404("No such calendar.")
     feed = (
         CalendarFeed.objects.select_related("user__staff_member__user")

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
+from patients.forms import check_plain_text
+
 from .models import User, normalise_email
 
 
@@ -59,7 +61,7 @@ class SignUpForm(forms.Form):
         return _clean_name(self.cleaned_data["last_name"])
 
     def clean_email(self) -> str:
-        email = normalise_email(self.cleaned_data["email"])
+        email = check_plain_text(normalise_email(self.cleaned_data["email"]))
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError(
                 "An account with this email address already exists. "
@@ -91,4 +93,5 @@ def _clean_name(value: str) -> str:
         raise forms.ValidationError("Please enter your name.")
     if any(ch in value for ch in "<>{}\\/@#$%^*=|~`"):
         raise forms.ValidationError("A name may contain letters, spaces, hyphens and apostrophes.")
+    check_plain_text(value)  # no hidden control or direction characters
     return value

@@ -63,7 +63,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not any(devices_for_user(user, confirmed=True)):
         return redirect(f"{reverse('two_factor_setup')}?next={_safe_next(request)}")
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         device = match_token(user, form.cleaned_data["token"]) if form.is_valid() else None
@@ -99,7 +99,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Add an authenticator app: scan the code (or type the key), then prove it works."""
     user = _user(request)
     device = _pending_totp(user)
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid() and device.verify_token(form.cleaned_data["token"]):
@@ -196,6 +196,10 @@ def sessions_list(request: HttpRequest) -> HttpResponse:
 def sessions_end(request: HttpRequest) -> HttpResponse:
     """End one of my other sessions, or all of them (``key=others``)."""
     key = request.POST.get("key", "")
+    if key != "others" and not key.isalnum():
+        # Not a session key (PostgreSQL would refuse a NUL byte in the query).
+        messages.error(request, "That session has already ended.")
+        return redirect("sessions_list")
     mine = Session.objects.filter(user=request.user).exclude(
         session_key=request.session.session_key
     )

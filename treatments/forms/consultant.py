@@ -14,6 +14,8 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from patients.forms import FREE_TEXT
+
 from ..models import LEG_ZONES, Course, Leg, Legs, Treatment
 
 # Generous limits on typed text: enough for any real note, small enough to refuse junk.
@@ -72,6 +74,7 @@ class CoursePlanForm(forms.Form):
         label="Plan notes",
         required=False,
         max_length=NOTE_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Anything else the patient should avoid, and why; anything the team should know.",
     )
@@ -103,6 +106,7 @@ class CourseExtendForm(forms.Form):
         label="Reason for extending (required)",
         required=False,
         max_length=REASON_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2, "required": True}),
     )
 
@@ -121,6 +125,7 @@ class CourseCloseForm(forms.Form):
         label="Reason or outcome (required)",
         required=False,
         max_length=REASON_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2, "required": True}),
     )
 
@@ -130,6 +135,7 @@ class ScreeningReviewForm(forms.Form):
         label="Review notes",
         required=False,
         max_length=NOTE_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Required when any answer is flagged: say what you decided and why.",
     )

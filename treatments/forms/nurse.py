@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 
+from patients.forms import FREE_TEXT, ONE_LINE
+
 from ..models import (
     LEG_ZONES,
     AdverseEvent,
@@ -52,10 +54,12 @@ class ConsentSignForm(forms.Form):
     and that the typed name matches the patient's registered name.
     """
 
-    consent_form = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    consent_form = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
     typed_name = forms.CharField(
         label="Your full name",
         max_length=300,
+        # The service compares it with the registered name; anything else is refused there.
+        validators=[ONE_LINE],
         help_text="Type your first and last name as registered with the clinic.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
@@ -95,7 +99,7 @@ class SessionRecordForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    sclerosant = forms.CharField(label="Sclerosant", max_length=80)
+    sclerosant = forms.CharField(label="Sclerosant", max_length=80, validators=[ONE_LINE])
     concentration_percent = forms.DecimalField(
         label="Concentration (%)",
         required=False,
@@ -120,11 +124,14 @@ class SessionRecordForm(forms.Form):
     discomfort = forms.IntegerField(
         label="Discomfort (0 none – 10 worst)", required=False, min_value=0, max_value=10
     )
-    music_requested = forms.CharField(label="Music requested", required=False, max_length=200)
+    music_requested = forms.CharField(
+        label="Music requested", required=False, max_length=200, validators=[ONE_LINE]
+    )
     notes = forms.CharField(
         label="Notes",
         required=False,
         max_length=NOTES_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     discharge_walk_minutes = forms.IntegerField(
@@ -181,12 +188,14 @@ class AdverseEventForm(forms.Form):
     action_taken = forms.CharField(
         label="Action taken",
         max_length=NOTES_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     description = forms.CharField(
         label="Description (optional)",
         required=False,
         max_length=NOTES_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -195,5 +204,6 @@ class AbandonForm(forms.Form):
     reason = forms.CharField(
         label="Why is the session not going ahead?",
         max_length=REASON_MAX_LENGTH,
+        validators=[FREE_TEXT],
         widget=forms.Textarea(attrs={"rows": 2}),
     )

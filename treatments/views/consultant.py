@@ -276,7 +276,7 @@ def course_close(request: HttpRequest, pk: int) -> HttpResponse:
 @action_required(Action.REVIEW_SCREENING)
 def screening_review(request: HttpRequest, pk: int) -> HttpResponse:
     screening = get_object_or_404(
-        Screening.objects.select_related("patient__user", "reviewed_by__user"), patient_id=pk
+        Screening.objects.select_related("patient__user", "reviewed_by__user"), patient__pk=pk
     )
     record_viewed(request, patient=pk, what="screening", ref=f"screening:{screening.pk}")
     form = ScreeningReviewForm(request.POST if request.method == "POST" else None)
