@@ -122,7 +122,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "accounts/two_factor_setup.html",
         {
             "form": form,
-            "qr_svg": qr.svg_inline(scale=5, dark="#000", light="#fff", omitsize=False),
+            "qr_svg": qr.svg_inline(scale=5, dark="#000", light="#fff", omitsize=True),
             "secret": _base32_key(device),
             "next": _safe_next(request),
             "required": is_staff_user(user) and settings.STAFF_TWO_FACTOR_REQUIRED,
