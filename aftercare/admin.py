@@ -175,6 +175,7 @@ class AftercarePlanAdmin(AftercareReadOnlyAdmin):
 
 @admin.register(CheckIn)
 class CheckInAdmin(AftercareReadOnlyAdmin):
+    patient_path = "plan__patient"
     list_display = ("plan", "day", "walked", "stockings_on", "pain_score", "warning_symptoms")
     list_filter = ("walked", "stockings_on")
     date_hierarchy = "day"
@@ -200,6 +201,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 @admin.register(CourseFlag)
 class CourseFlagAdmin(AftercareReadOnlyAdmin):
+    patient_path = "course__patient"
     list_display = ("course", "reason", "raised_at", "resolved_at", "resolved_by")
     list_filter = (OpenFilter,)
     search_fields = ("course__patient__user__email",)

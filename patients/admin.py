@@ -14,13 +14,16 @@ from django.views.decorators.http import require_http_methods
 from clinic.admin import SafeHistoryAdmin
 from clinic.errors import DomainError
 from clinic.models import User
+from treatments.admin import AccessLoggedAdmin
 
 from .models import AccountClosureRequest, Patient, RecordAccess
 from .services import account_closure_complete, retention_end
 
 
 @admin.register(Patient)
-class PatientAdmin(SafeHistoryAdmin):
+class PatientAdmin(AccessLoggedAdmin):
+    patient_path = "pk"
+
     list_display = ("full_name", "email", "date_of_birth", "phone", "created_at")
     search_fields = ("user__first_name", "user__last_name", "user__email", "phone")
     list_select_related = ("user",)

@@ -61,7 +61,45 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ReadOnlyHistoryAdmin(ReadOnlyAdminMixin, SafeHistoryAdmin):
+class AccessLoggedAdmin(SafeHistoryAdmin):
+    """Opening a record about one patient, or its history, is written to the patient's
+    record-access log like any staff page about one patient."""
+
+    # The lookup from this model to its patient, e.g. "course__patient".
+    patient_path = "patient"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:
+            self._note_access(request, object_id, "admin record")
+        return response
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        if response.status_code == 200:
+            self._note_access(request, object_id, "admin history")
+        return response
+
+    def _note_access(self, request: HttpRequest, object_id: str, what: str) -> None:
+        from patients.audit import record_viewed
+
+        if not str(object_id).isdigit():
+            return
+        patient_id = (
+            self.model._default_manager.filter(pk=int(object_id))
+            .values_list(self.patient_path, flat=True)
+            .first()
+        )
+        if patient_id is not None:
+            ref = f"{self.model._meta.model_name}:{int(object_id)}"
+            record_viewed(request, patient=patient_id, what=what, ref=ref)
+
+
+class ReadOnlyHistoryAdmin(ReadOnlyAdminMixin, AccessLoggedAdmin):
     """A clinical record with its history visible, and no way to change it here
     (not even by reverting to a past version)."""
 
@@ -408,6 +446,7 @@ class CourseAdmin(TreatedAreasAdminMixin, ReadOnlyHistoryAdmin):
 
 @admin.register(SessionRecord)
 class SessionRecordAdmin(TreatedAreasAdminMixin, ReadOnlyHistoryAdmin):
+    patient_path = "course__patient"
     list_display = ("__str__", "appointment_start", "status", "consultant", "nurse")
     list_filter = ("status", "course__treatment")
     list_select_related = (
@@ -444,6 +483,7 @@ class CourseExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(StockingFitting)
 class StockingFittingAdmin(ReadOnlyHistoryAdmin):
+    patient_path = "session__course__patient"
     list_display = ("session", "leg", "compression_class", "length", "fitted_by", "fitted_at")
     list_filter = ("compression_class", "length")
     list_select_related = (
@@ -455,6 +495,7 @@ class StockingFittingAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(ReadOnlyHistoryAdmin):
+    patient_path = "session__course__patient"
     list_display = ("kind", "severity", "session", "recorded_by", "recorded_at")
     list_filter = ("kind", "severity")
     list_select_related = (

@@ -557,3 +557,27 @@ def test_the_audit_costs_staff_pages_a_fixed_number_of_queries(
     audit = [q["sql"] for q in first.captured_queries if "patients_recordaccess" in q["sql"]]
     assert len(first.captured_queries) - len(repeat.captured_queries) == 2
     assert len(audit) == 2  # the window check and the insert
+
+
+# --- the admin's clinical pages ------------------------------------------------------------
+
+
+def test_a_clinic_admin_opening_clinical_records_in_the_admin_is_logged(
+    client, clinic_admin, session_today
+):
+    patient = session_today.course.patient
+    client.force_login(clinic_admin.user)
+    pages = [
+        ("treatments_sessionrecord_change", session_today.pk, "admin record", "sessionrecord"),
+        ("treatments_sessionrecord_history", session_today.pk, "admin history", "sessionrecord"),
+        ("treatments_course_change", session_today.course.pk, "admin record", "course"),
+        ("patients_patient_change", session_today.course.patient.pk, "admin record", "patient"),
+    ]
+    for name, pk, what, model in pages:
+        assert client.get(reverse(f"admin:{name}", args=[pk])).status_code == 200
+        row = RecordAccess.objects.get(what=what, ref=f"{model}:{pk}")
+        assert row.user == clinic_admin.user and row.patient == patient
+    # A repeat look soon after adds nothing; an unknown id adds nothing.
+    client.get(reverse("admin:treatments_course_change", args=[session_today.course.pk]))
+    client.get(reverse("admin:treatments_course_change", args=[999999]))
+    assert RecordAccess.objects.count() == 4
