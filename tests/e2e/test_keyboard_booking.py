@@ -105,11 +105,13 @@ def test_a_patient_books_a_session_with_the_keyboard_only(live_server, page):
     chosen_day = free_days.first.get_attribute("data-day")
     page.keyboard.press("Enter")
     page.locator("#day-times [data-testid=day-times-list]").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'day-heading'")
+    # Functions, not expression strings: Playwright evals a string predicate inside the
+    # page, which the Content-Security-Policy (no unsafe-eval) rightly refuses.
+    page.wait_for_function("() => document.activeElement?.id === 'day-heading'")
     assert page.locator("#day-heading").inner_text().strip()
     status = page.locator("[data-live-status]")
     page.wait_for_function(
-        "document.querySelector('[data-live-status]').textContent.includes('free time')"
+        "() => document.querySelector('[data-live-status]').textContent.includes('free time')"
     )
     assert "free time" in status.inner_text()
     assert free_days.first.get_attribute("aria-current") == "true"
