@@ -991,7 +991,10 @@ def price_save(*, price: Price, end_current: bool = False, today: date | None = 
     """
     today = today or timezone.localdate()
     price.full_clean(validate_constraints=False)
-    # Lock every row of this item so two admins cannot both slip a row into one gap.
+    # One price change per treatment at a time: lock the treatment row first, so a second
+    # admin waits, then sees the first one's row (and PostgreSQL never has two inserts
+    # waiting on each other's exclusion check, which it would end as a deadlock).
+    Treatment.objects.select_for_update().filter(pk=price.treatment_id).first()
     rows = list(_price_item_rows(price).select_for_update().order_by("effective_from"))
     problem = _price_problem(price=price, end_current=end_current, today=today, item_rows=rows)
     if problem is not None:
