@@ -644,19 +644,6 @@ class Price(models.Model):
             label += f", {self.minutes} minutes"
         return label
 
-    def overlapping(self) -> models.QuerySet[Price]:
-        """Rows for the same item whose dates meet this row's dates."""
-        rows = Price.objects.filter(
-            treatment_id=self.treatment_id,
-            minutes=self.minutes,
-            package_sessions=self.package_sessions,
-        ).filter(Q(effective_until__isnull=True) | Q(effective_until__gte=self.effective_from))
-        if self.effective_until is not None:
-            rows = rows.filter(effective_from__lte=self.effective_until)
-        if self.pk:
-            rows = rows.exclude(pk=self.pk)
-        return rows.order_by("effective_from")
-
     def in_force_on(self, day: date) -> bool:
         return self.effective_from <= day and (
             self.effective_until is None or day <= self.effective_until

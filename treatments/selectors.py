@@ -288,14 +288,6 @@ class PriceLine:
     current: Price | None = None
     upcoming: list[Price] = field(default_factory=list)
 
-    @property
-    def label(self) -> str:
-        if self.package_sessions:
-            return f"Course of {self.package_sessions} sessions"
-        if self.minutes:
-            return f"{self.minutes}-minute session"
-        return "Per appointment"
-
 
 def price_list(*, on: date) -> list[PriceLine]:
     """The self-funded price list as it stands on a day, with scheduled changes, for the
