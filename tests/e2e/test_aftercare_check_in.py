@@ -7,6 +7,7 @@ import re
 from datetime import time, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
@@ -21,6 +22,15 @@ from ..factories import PASSWORD, ConsultantFactory, CourseFactory, NurseFactory
 from ..factories import local as local_time
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def midday():
+    """Run at today's noon, clinic time: the walk reminder set for 23:59 must still lie
+    ahead, which the real clock does not promise in the last minute before midnight."""
+    today = timezone.localdate()
+    with time_machine.travel(local_time(today.year, today.month, today.day, 12), tick=True):
+        yield
 
 
 def log_in(page, base_url: str, email: str) -> None:
