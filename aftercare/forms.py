@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from patients.forms import FREE_TEXT
+from clinic.validators import FREE_TEXT
 
 from .models import WARNING_SYMPTOMS, CheckIn, Reminder, ReminderPreference
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from clinic.models import Location, Room, StaffMember
-from patients.forms import FREE_TEXT, NAME_OR_CODE, ONE_LINE
+from clinic.validators import FREE_TEXT, NAME_OR_CODE, ONE_LINE
 from patients.models import Patient
 from treatments.models import Course, Treatment
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from patients.forms import FREE_TEXT, NAME_OR_CODE, ONE_LINE
+from clinic.validators import FREE_TEXT, NAME_OR_CODE, ONE_LINE
 
 from .models import Payer
 

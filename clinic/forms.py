@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
-from patients.forms import check_plain_text
+from clinic.validators import check_plain_text
 
 from .models import User, normalise_email
 

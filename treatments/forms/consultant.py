@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from patients.forms import FREE_TEXT
+from clinic.validators import FREE_TEXT
 
 from ..models import LEG_ZONES, Course, Leg, Legs, Treatment
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 
-from patients.forms import FREE_TEXT, ONE_LINE
+from clinic.validators import FREE_TEXT, ONE_LINE
 
 from ..models import (
     LEG_ZONES,
