@@ -11,19 +11,29 @@ the plan and the minimum gap.
 Everything is read in a fixed number of queries for the whole range and then computed in
 memory; candidate starts are generated per local day in the clinic's zone and compared as
 UTC instants, so the days the clocks change have neither missing nor doubled local times.
+
+How it stays fast over months and many staff (``bench/slot_search.py`` measures it):
+instants are whole microseconds since the epoch (plain integers, exact), each resource's
+busy and working times are sorted, merged interval lists, and the candidate starts of one
+opening span are the bits of an integer: one mask per resource says at which starts it is
+usable, so a busy interval rules out a run of starts in one operation instead of each start
+asking each resource in turn. The team of a slot is chosen only for starts that are free:
+the first room (by name), consultant and nurse (by id) whose mask has that start.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connections
+from django.db.models import BigIntegerField, Func, Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import (
@@ -40,14 +50,18 @@ from treatments.models import Course, SessionRecord, Treatment
 
 from .models import Appointment
 
-Interval = tuple[datetime, datetime]  # UTC, half-open [start, end)
-
 HOLDS_TIME = [
     Appointment.Status.BOOKED,
     Appointment.Status.CHECKED_IN,
     Appointment.Status.COMPLETED,
     Appointment.Status.NO_SHOW,
 ]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.date().toordinal()
+_MICROSECOND = timedelta(microseconds=1)
+_DAY_US = 86_400_000_000
+_MINUTE_US = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -64,33 +78,68 @@ class Slot:
         return timezone.localtime(self.start)
 
 
-@dataclass
-class Busy:
-    """Sorted, merged busy intervals of one resource."""
+def _us(moment: datetime) -> int:
+    """An aware instant as microseconds since the epoch: exact, where ``timestamp()``
+    would round through a float."""
+    return (moment - _EPOCH) // _MICROSECOND
 
-    intervals: list[Interval] = field(default_factory=list)
 
-    def add(self, start: datetime, end: datetime) -> None:
-        self.intervals.append((start, end))
+def _instant(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
-    def freeze(self) -> None:
-        merged: list[Interval] = []
-        for start, end in sorted(self.intervals):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+
+def _clock_us(clock: time) -> int:
+    return ((clock.hour * 60 + clock.minute) * 60 + clock.second) * 1_000_000 + clock.microsecond
+
+
+class _Intervals:
+    """Sorted, merged half-open intervals [start, end) of one resource, in microseconds.
+
+    Merged means disjoint and not touching, so both ``starts`` and ``ends`` are sorted and
+    can be searched with bisect.
+    """
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, pairs: list[tuple[int, int]]) -> None:
+        starts: list[int] = []
+        ends: list[int] = []
+        for start, end in sorted(pairs):
+            if ends and start <= ends[-1]:
+                if end > ends[-1]:
+                    ends[-1] = end
             else:
-                merged.append((start, end))
-        self.intervals = merged
-        self._starts = [s for s, _ in merged]
+                starts.append(start)
+                ends.append(end)
+        self.starts = starts
+        self.ends = ends
 
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        i = bisect_left(self._starts, end)
-        return i > 0 and self.intervals[i - 1][1] > start
+    def clashes(self, starts: list[int], hold: int) -> int:
+        """The bits of ``starts`` (sorted) whose [start, start + hold) overlaps an interval."""
+        first, last = starts[0], starts[-1]
+        mask = 0
+        i, n = bisect_right(self.ends, first), len(self.starts)
+        while i < n and self.starts[i] < last + hold:
+            lo = bisect_right(starts, self.starts[i] - hold)
+            hi = bisect_left(starts, self.ends[i])
+            if lo < hi:
+                mask |= (1 << hi) - (1 << lo)
+            i += 1
+        return mask
 
-    def covers(self, start: datetime, end: datetime) -> bool:
-        """For working time: one interval holds the whole of [start, end)."""
-        i = bisect_left(self._starts, start + timedelta(microseconds=1))
-        return i > 0 and self.intervals[i - 1][0] <= start and self.intervals[i - 1][1] >= end
+    def holds(self, starts: list[int], length: int) -> int:
+        """The bits of ``starts`` whose [start, start + length) lies inside one interval
+        (working time: the whole appointment within one stretch at work)."""
+        first, last = starts[0], starts[-1]
+        mask = 0
+        i, n = bisect_left(self.ends, first + length), len(self.starts)
+        while i < n and self.starts[i] <= last:
+            lo = bisect_left(starts, self.starts[i])
+            hi = bisect_right(starts, self.ends[i] - length)
+            if lo < hi:
+                mask |= (1 << hi) - (1 << lo)
+            i += 1
+        return mask
 
 
 def _zone() -> ZoneInfo:
@@ -130,14 +179,90 @@ def course_earliest_day(course: Course) -> date | None:
     live = list(
         SessionRecord.objects.filter(course=course)
         .exclude(status=SessionRecord.Status.ABANDONED)
-        .select_related("appointment")
+        .order_by()
+        .values_list("number", "appointment__start")
     )
     if not course.is_open or len(live) >= course.planned_sessions:
         return None
     if not live:
         return date.min
-    last = max(live, key=lambda s: s.number)
-    return timezone.localtime(last.appointment.start).date() + timedelta(days=course.min_gap_days)
+    _, last_start = max(live, key=lambda row: row[0])
+    return timezone.localtime(last_start).date() + timedelta(days=course.min_gap_days)
+
+
+class _LocalDay:
+    """One local day in the clinic's zone, its wall-clock times as UTC microseconds.
+
+    On a day without a change of the clocks every time has the same offset and converting
+    is arithmetic. A day with a change (the offsets at its midnight and the next differ)
+    goes through ``local_instant`` for each time, so the skipped hour has no starts and the
+    repeated hour is offered once. (A zone that changed twice within one day and back to
+    the same offset would slip through; no zone in use does.)
+    """
+
+    __slots__ = ("base", "day", "uniform", "zone")
+
+    def __init__(self, day: date, zone: ZoneInfo) -> None:
+        # A zone-aware datetime always has an offset; ``or`` only satisfies the type.
+        offset = datetime.combine(day, time.min, tzinfo=zone).utcoffset() or timedelta(0)
+        after = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).utcoffset()
+        self.day = day
+        self.zone = zone
+        self.uniform = offset == after
+        self.base = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_US - offset // _MICROSECOND
+
+    def at(self, clock: time) -> int | None:
+        """The instant of a wall-clock time, None where it does not exist that day."""
+        if self.uniform:
+            return self.base + _clock_us(clock)
+        instant = local_instant(self.day, clock, self.zone)
+        return None if instant is None else _us(instant)
+
+    def starts(self, opens: time, closes: time, step: int, length: int) -> list[int]:
+        """Candidate starts from ``opens`` every ``step`` on the wall clock, as long as the
+        appointment ends by ``closes``; none when either time does not exist that day."""
+        open_at, close_at = self.at(opens), self.at(closes)
+        if open_at is None or close_at is None:
+            return []
+        if self.uniform:
+            return list(range(open_at, min(close_at, close_at - length + 1), step))
+        out = []
+        for instant in _wall_clock_starts(
+            self.day, opens, closes, timedelta(microseconds=step), self.zone
+        ):
+            start = _us(instant)
+            if start + length > close_at:
+                break
+            out.append(start)
+        return out
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What is being looked for, in microseconds."""
+
+    length: int  # the appointment itself (what the patient's diary must have free)
+    hold: int  # with the treatment's buffer (what staff and the room must have free)
+    step: int
+    earliest: int | None
+    latest: int | None
+    needs_nurse: bool
+
+
+@dataclass
+class _Diary:
+    """Everything one search reads, shaped for it."""
+
+    location_ids: list[int]  # in the locations' order
+    rooms: dict[int, list[int]]  # per location, by name
+    hours: dict[tuple[int, int], list[tuple[time, time]]]  # (location, weekday), sorted
+    closed: set[tuple[int | None, date]]
+    # Per location, the staff with working time there (in id order) and that time.
+    consultants_at: dict[int, list[tuple[int, _Intervals]]]
+    nurses_at: dict[int, list[tuple[int, _Intervals]]]
+    staff_busy: dict[int, _Intervals]
+    room_busy: dict[int, _Intervals]
+    patient_busy: _Intervals | None
 
 
 def free_slots(
@@ -162,10 +287,6 @@ def free_slots(
     """
     zone = _zone()
     needs_nurse = treatment.kind == Treatment.Kind.TREATMENT
-    room_kind = Room.Kind.TREATMENT if needs_nurse else Room.Kind.CONSULTING
-    step = timedelta(minutes=settings.BOOKING_SLOT_STEP_MINUTES)
-    length = timedelta(minutes=minutes)
-    buffer = timedelta(minutes=treatment.buffer_minutes)
 
     if course is not None:
         earliest_day = course_earliest_day(course)
@@ -178,167 +299,353 @@ def free_slots(
     if first_day > last_day:
         return {}
 
+    days = [_LocalDay(day, zone) for day in _days(first_day, last_day)]
+    course_consultant = course.consultant_id if course is not None else None
+    diary = _read_diary(
+        days,
+        zone,
+        room_kind=Room.Kind.TREATMENT if needs_nurse else Room.Kind.CONSULTING,
+        needs_nurse=needs_nurse,
+        patient=patient,
+        location=location,
+        only_consultants=[pk for pk in (course_consultant, consultant_id) if pk is not None],
+        ignore_appointment_id=ignore_appointment_id,
+    )
+    length = minutes * _MINUTE_US
+    request = _Request(
+        length=length,
+        hold=length + treatment.buffer_minutes * _MINUTE_US,
+        step=settings.BOOKING_SLOT_STEP_MINUTES * _MINUTE_US,
+        earliest=_us(window.earliest) if window else None,
+        latest=_us(window.latest) if window else None,
+        needs_nurse=needs_nurse,
+    )
+    result: dict[date, list[Slot]] = {}
+    for local in days:
+        found = _slots_of_day(local, diary, request)
+        if found:
+            result[local.day] = found
+    return result
+
+
+def _read_diary(
+    days: list[_LocalDay],
+    zone: ZoneInfo,
+    *,
+    room_kind: str,
+    needs_nurse: bool,
+    patient: Patient | None,
+    location: Location | None,
+    only_consultants: list[int],
+    ignore_appointment_id: int | None,
+) -> _Diary:
+    """One query each for rooms, hours, closures, staff, patterns, exceptions and
+    appointments, whatever the number of days, staff or appointments."""
+    first_day, last_day = days[0].day, days[-1].day
     range_start = local_instant(first_day, time.min, zone) or datetime.combine(
         first_day, time.min, tzinfo=zone
     ).astimezone(UTC)
     range_end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone).astimezone(
         UTC
     )
-
-    locations = Location.objects.filter(is_active=True)
-    if location is not None:
-        locations = locations.filter(pk=location.pk)
-    location_ids = list(locations.values_list("pk", flat=True))
-
-    hours: dict[tuple[int, int], list[tuple[time, time]]] = defaultdict(list)
-    for row in OpeningHours.objects.filter(location_id__in=location_ids):
-        hours[(row.location_id, row.weekday)].append((row.opens, row.closes))
-    closed: set[tuple[int | None, date]] = {
-        (c.location_id, c.date)
-        for c in Closure.objects.filter(date__gte=first_day, date__lte=last_day).filter(
-            Q(location_id__in=location_ids) | Q(location__isnull=True)
+    rooms = _rooms_by_location(room_kind, location)
+    location_ids = list(rooms)
+    consultants, nurses = _staff(needs_nurse, only_consultants)
+    staff_ids = consultants + nurses
+    working = _working_pairs(days, staff_ids, location_ids)
+    staff_busy: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    for staff_id, kind, location_id, starts_at, ends_at in (
+        StaffException.objects.filter(
+            staff_id__in=staff_ids, starts_at__lt=range_end, ends_at__gt=range_start
         )
-    }
-
-    consultants = StaffMember.objects.filter(is_active=True, role=StaffMember.StaffRole.CONSULTANT)
-    if course is not None:
-        consultants = consultants.filter(pk=course.consultant_id)
-    if consultant_id is not None:
-        consultants = consultants.filter(pk=consultant_id)
-    consultant_ids = list(consultants.order_by("pk").values_list("pk", flat=True))
-    nurse_ids: list[int] = []
-    if needs_nurse:
-        nurse_ids = list(
-            StaffMember.objects.filter(is_active=True, role=StaffMember.StaffRole.NURSE)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    staff_ids = consultant_ids + nurse_ids
-    rooms_by_location: dict[int, list[int]] = defaultdict(list)
-    for room_id, location_id in (
-        Room.objects.filter(location_id__in=location_ids, is_active=True, kind=room_kind)
-        .order_by("name")
-        .values_list("pk", "location_id")
+        .order_by()
+        .values_list("staff_id", "kind", "location_id", "starts_at", "ends_at")
     ):
-        rooms_by_location[location_id].append(room_id)
-
-    # Working time per (staff, location), busy time per staff, room and the patient.
-    working: dict[tuple[int, int], Busy] = defaultdict(Busy)
-    busy: dict[tuple[str, int], Busy] = defaultdict(Busy)
-    patterns = WorkingPattern.objects.filter(
-        staff_id__in=staff_ids, location_id__in=location_ids, valid_from__lte=last_day
-    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=first_day))
-    by_weekday: dict[int, list[WorkingPattern]] = defaultdict(list)
-    for pattern in patterns:
-        by_weekday[pattern.weekday].append(pattern)
-    for day in _days(first_day, last_day):
-        for pattern in by_weekday.get(day.weekday(), []):
-            if pattern.valid_from <= day and (
-                pattern.valid_until is None or day <= pattern.valid_until
-            ):
-                start = local_instant(day, pattern.starts, zone)
-                end = local_instant(day, pattern.ends, zone)
-                if start and end:
-                    working[(pattern.staff_id, pattern.location_id)].add(start, end)
-    for exception in StaffException.objects.filter(
-        staff_id__in=staff_ids, starts_at__lt=range_end, ends_at__gt=range_start
-    ):
-        if exception.kind == StaffException.Kind.EXTRA and exception.location_id:
-            working[(exception.staff_id, exception.location_id)].add(
-                exception.starts_at, exception.ends_at
-            )
-        elif exception.kind == StaffException.Kind.LEAVE:
-            busy[("staff", exception.staff_id)].add(exception.starts_at, exception.ends_at)
-
+        if kind == StaffException.Kind.EXTRA and location_id:
+            working[(staff_id, location_id)].append((_us(starts_at), _us(ends_at)))
+        elif kind == StaffException.Kind.LEAVE:
+            staff_busy[staff_id].append((_us(starts_at), _us(ends_at)))
     # A little either side of the range: buffers reach past midnight both ways.
     appointments = Appointment.objects.filter(
-        status__in=HOLDS_TIME,
-        start__lt=range_end + timedelta(hours=4),
-        end__gt=range_start - timedelta(hours=4),
-    ).filter(
-        Q(consultant_id__in=staff_ids)
-        | Q(nurse_id__in=staff_ids)
-        | Q(room__location_id__in=location_ids)
-        | Q(patient=patient)
+        start__lt=range_end + timedelta(hours=4), end__gt=range_start - timedelta(hours=4)
     )
     if ignore_appointment_id is not None:
         appointments = appointments.exclude(pk=ignore_appointment_id)
-    for (
-        start,
-        end,
-        consultant_id,
-        nurse_id,
-        room_id,
-        patient_id,
-        buffer_minutes,
-    ) in appointments.values_list(
-        "start",
-        "end",
-        "consultant_id",
-        "nurse_id",
-        "room_id",
-        "patient_id",
-        "treatment__buffer_minutes",
+    room_ids = [pk for ids in rooms.values() for pk in ids]
+    room_busy, patient_busy = _held(appointments, staff_ids, room_ids, patient, staff_busy)
+    return _Diary(
+        location_ids=location_ids,
+        rooms=rooms,
+        hours=_opening_hours(location_ids),
+        closed=set(
+            Closure.objects.filter(date__gte=first_day, date__lte=last_day)
+            .filter(Q(location_id__in=location_ids) | Q(location__isnull=True))
+            .order_by()
+            .values_list("location_id", "date")
+        ),
+        consultants_at=_rota(consultants, location_ids, working),
+        nurses_at=_rota(nurses, location_ids, working),
+        staff_busy={key: _Intervals(pairs) for key, pairs in staff_busy.items()},
+        room_busy={key: _Intervals(pairs) for key, pairs in room_busy.items()},
+        patient_busy=_Intervals(patient_busy) if patient_busy else None,
+    )
+
+
+def _rooms_by_location(room_kind: str, location: Location | None) -> dict[int, list[int]]:
+    """Active rooms of the kind, per active location. The locations come with their rooms
+    (one without a room of the kind has nothing to offer), in their usual order (by
+    name), and the rooms by name: the first free one is offered."""
+    rooms = Room.objects.filter(is_active=True, kind=room_kind, location__is_active=True)
+    if location is not None:
+        rooms = rooms.filter(location_id=location.pk)
+    by_location: dict[int, list[int]] = {}
+    for room_id, location_id in rooms.order_by("location__name", "location_id", "name").values_list(
+        "pk", "location_id"
     ):
-        held_until = end + timedelta(minutes=buffer_minutes or 0)
-        busy[("staff", consultant_id)].add(start, held_until)
-        if nurse_id:
-            busy[("staff", nurse_id)].add(start, held_until)
-        busy[("room", room_id)].add(start, held_until)
-        if patient is not None and patient_id == patient.pk:
-            busy[("patient", patient_id)].add(start, end)
-    for intervals in (*working.values(), *busy.values()):
-        intervals.freeze()
-    empty = Busy()
-    empty.freeze()
+        by_location.setdefault(location_id, []).append(room_id)
+    return by_location
 
-    def free(kind: str, pk: int, start: datetime, end: datetime) -> bool:
-        return not busy.get((kind, pk), empty).overlaps(start, end)
 
-    def at_work(staff_id: int, location_id: int, start: datetime, end: datetime) -> bool:
-        return working.get((staff_id, location_id), empty).covers(start, end)
+def _opening_hours(location_ids: list[int]) -> dict[tuple[int, int], list[tuple[time, time]]]:
+    hours: dict[tuple[int, int], list[tuple[time, time]]] = defaultdict(list)
+    for location_id, weekday, opens, closes in (
+        OpeningHours.objects.filter(location_id__in=location_ids)
+        .order_by()
+        .values_list("location_id", "weekday", "opens", "closes")
+    ):
+        hours[(location_id, weekday)].append((opens, closes))
+    for spans in hours.values():
+        spans.sort()
+    return hours
 
-    earliest = window.earliest if window else None
-    latest = window.latest if window else None
-    result: dict[date, list[Slot]] = {}
-    for day in _days(first_day, last_day):
-        slots_of_day: dict[datetime, Slot] = {}
-        for location_id in location_ids:
-            if (location_id, day) in closed or (None, day) in closed:
-                continue
-            for opens, closes in sorted(hours.get((location_id, day.weekday()), [])):
-                open_at = local_instant(day, opens, zone)
-                close_at = local_instant(day, closes, zone)
-                if open_at is None or close_at is None:
-                    continue
-                # Step through the local wall clock, not through UTC instants: the hour
-                # repeated in autumn is offered once and the hour skipped in spring never.
-                for start in _wall_clock_starts(day, opens, closes, step, zone):
-                    end = start + length
-                    if end > close_at:
-                        break
-                    if (
-                        start not in slots_of_day
-                        and (earliest is None or start >= earliest)
-                        and (latest is None or start <= latest)
-                        and (patient is None or free("patient", patient.pk, start, end))
-                    ):
-                        slot = _first_free_team(
-                            start,
-                            end,
-                            end + buffer,
-                            location_id,
-                            consultant_ids,
-                            nurse_ids if needs_nurse else None,
-                            rooms_by_location.get(location_id, []),
-                            free,
-                            at_work,
-                        )
-                        if slot is not None:
-                            slots_of_day[start] = slot
-        if slots_of_day:
-            result[day] = [slots_of_day[k] for k in sorted(slots_of_day)]
-    return result
+
+def _staff(needs_nurse: bool, only_consultants: list[int]) -> tuple[list[int], list[int]]:
+    """Active consultants (only those asked for, if any) and nurses, each in id order."""
+    consultants: list[int] = []
+    nurses: list[int] = []
+    roles = [StaffMember.StaffRole.CONSULTANT] + ([StaffMember.StaffRole.NURSE] * needs_nurse)
+    for pk, role in (
+        StaffMember.objects.filter(is_active=True, role__in=roles)
+        .order_by("pk")
+        .values_list("pk", "role")
+    ):
+        if role == StaffMember.StaffRole.NURSE:
+            nurses.append(pk)
+        elif all(pk == only for only in only_consultants):
+            consultants.append(pk)
+    return consultants, nurses
+
+
+def _held(
+    appointments: QuerySet[Appointment],
+    staff_ids: list[int],
+    room_ids: list[int],
+    patient: Patient | None,
+    staff_busy: defaultdict[int, list[tuple[int, int]]],
+) -> tuple[dict[int, list[tuple[int, int]]], list[tuple[int, int]]]:
+    """The time appointments hold: staff and rooms up to the end of the appointment's
+    buffer (the staff's added to ``staff_busy``), the patient only up to its end."""
+    staff = set(staff_ids)
+    room_busy: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    patient_busy: list[tuple[int, int]] = []
+    holders = Q(consultant_id__in=staff_ids) | Q(nurse_id__in=staff_ids) | Q(room_id__in=room_ids)
+    if patient is not None:
+        holders |= Q(patient_id=patient.pk)
+    rooms = set(room_ids)
+    patient_id = patient.pk if patient is not None else None
+    for begins, ends, consultant_id, nurse_id, room_id, holder, buffer in _appointment_rows(
+        appointments.filter(holders, status__in=HOLDS_TIME).order_by()
+    ):
+        held = (begins, ends + (buffer or 0) * _MINUTE_US)
+        if consultant_id in staff:
+            staff_busy[consultant_id].append(held)
+        if nurse_id in staff:
+            staff_busy[nurse_id].append(held)
+        if room_id in rooms:
+            room_busy[room_id].append(held)
+        if holder == patient_id:
+            patient_busy.append((begins, ends))  # the buffer is the clinic's, not theirs
+    return room_busy, patient_busy
+
+
+def _rota(
+    staff_ids: list[int],
+    location_ids: list[int],
+    working: dict[tuple[int, int], list[tuple[int, int]]],
+) -> dict[int, list[tuple[int, _Intervals]]]:
+    return {
+        location_id: [
+            (pk, _Intervals(working[(pk, location_id)]))
+            for pk in staff_ids
+            if (pk, location_id) in working
+        ]
+        for location_id in location_ids
+    }
+
+
+class _EpochMicroseconds(Func):
+    """An instant as whole microseconds since the epoch, worked out by PostgreSQL.
+
+    EXTRACT gives exact seconds with six decimals, so the product is an exact integer.
+    """
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        # The driver already returns a Python int; Django's int() on every row of a
+        # month's diary would only cost time.
+        return []
+
+
+_AppointmentRow = tuple[int, int, int, int | None, int, int, int | None]
+
+
+def _appointment_rows(appointments: QuerySet[Appointment]) -> Iterable[_AppointmentRow]:
+    """Start and end (microseconds), consultant, nurse, room, patient and buffer minutes.
+
+    A month of a busy clinic is thousands of rows. On PostgreSQL the database turns the
+    times into integers, which is cheaper to read than timestamps with their time zone;
+    other databases hand back datetimes, converted here.
+    """
+    columns = ("consultant_id", "nurse_id", "room_id", "patient_id", "treatment__buffer_minutes")
+    if connections[appointments.db].vendor == "postgresql":
+        return appointments.annotate(
+            start_us=_EpochMicroseconds("start"), end_us=_EpochMicroseconds("end")
+        ).values_list("start_us", "end_us", *columns)
+    return (
+        (_us(start), _us(end), *rest)
+        for start, end, *rest in appointments.values_list("start", "end", *columns)
+    )
+
+
+def _working_pairs(
+    days: list[_LocalDay], staff_ids: list[int], location_ids: list[int]
+) -> defaultdict[tuple[int, int], list[tuple[int, int]]]:
+    """Working time per (staff, location) from the patterns, day by day."""
+    first_day, last_day = days[0].day, days[-1].day
+    by_weekday: dict[int, list[tuple[int, int, time, time, date, date | None]]] = defaultdict(list)
+    for staff_id, location_id, weekday, starts, ends, valid_from, valid_until in (
+        WorkingPattern.objects.filter(
+            staff_id__in=staff_ids, location_id__in=location_ids, valid_from__lte=last_day
+        )
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=first_day))
+        .order_by()
+        .values_list(
+            "staff_id", "location_id", "weekday", "starts", "ends", "valid_from", "valid_until"
+        )
+    ):
+        by_weekday[weekday].append((staff_id, location_id, starts, ends, valid_from, valid_until))
+    working: defaultdict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for local in days:
+        day = local.day
+        for staff_id, location_id, starts, ends, valid_from, valid_until in by_weekday.get(
+            day.weekday(), ()
+        ):
+            if valid_from <= day and (valid_until is None or day <= valid_until):
+                start, end = local.at(starts), local.at(ends)
+                if start is not None and end is not None:
+                    working[(staff_id, location_id)].append((start, end))
+    return working
+
+
+def _slots_of_day(local: _LocalDay, diary: _Diary, request: _Request) -> list[Slot]:
+    day = local.day
+    if (None, day) in diary.closed:
+        return []
+    taken: dict[int, Slot] = {}
+    for location_id in diary.location_ids:
+        if (location_id, day) in diary.closed:
+            continue
+        for opens, closes in diary.hours.get((location_id, day.weekday()), ()):
+            starts = local.starts(opens, closes, request.step, request.length)
+            if starts:
+                _fill_span(starts, location_id, diary, request, taken)
+    return [taken[start] for start in sorted(taken)]
+
+
+def _fill_span(
+    starts: list[int], location_id: int, diary: _Diary, request: _Request, taken: dict[int, Slot]
+) -> None:
+    """Add the slots of one opening span to ``taken``; a start an earlier location or span
+    of the day already offers stays as it was. Staff first: whether anyone works here
+    that day rules out most spans soonest."""
+    lo = 0 if request.earliest is None else bisect_left(starts, request.earliest)
+    hi = len(starts) if request.latest is None else bisect_right(starts, request.latest)
+    wanted = (1 << hi) - (1 << lo) if lo < hi else 0
+    consultants = _staff_masks(
+        diary.consultants_at.get(location_id, []), diary, starts, request, wanted
+    )
+    wanted &= _any(consultants)
+    nurses: list[tuple[int, int]] = []
+    if request.needs_nurse:
+        nurses = _staff_masks(diary.nurses_at.get(location_id, []), diary, starts, request, wanted)
+        wanted &= _any(nurses)
+    if wanted and diary.patient_busy is not None:
+        wanted &= ~diary.patient_busy.clashes(starts, request.length)
+    rooms = _room_masks(diary.rooms[location_id], diary, starts, request, wanted)
+    wanted &= _any(rooms)
+    while wanted:
+        bit = wanted & -wanted
+        wanted ^= bit
+        start = starts[bit.bit_length() - 1]
+        if start in taken:
+            continue
+        taken[start] = Slot(
+            start=_instant(start),
+            end=_instant(start + request.length),
+            location_id=location_id,
+            consultant_id=_first(consultants, bit),
+            room_id=_first(rooms, bit),
+            nurse_id=_first(nurses, bit) if request.needs_nurse else None,
+        )
+
+
+def _staff_masks(
+    rota: list[tuple[int, _Intervals]],
+    diary: _Diary,
+    starts: list[int],
+    request: _Request,
+    wanted: int,
+) -> list[tuple[int, int]]:
+    """Each member of staff on the location's rota (in order) with the wanted starts they
+    can take: at work there for the whole appointment, and nothing else held meanwhile."""
+    out = []
+    for pk, hours in rota if wanted else ():
+        mask = wanted & hours.holds(starts, request.length)
+        if mask and pk in diary.staff_busy:
+            mask &= ~diary.staff_busy[pk].clashes(starts, request.hold)
+        if mask:
+            out.append((pk, mask))
+    return out
+
+
+def _room_masks(
+    rooms: list[int], diary: _Diary, starts: list[int], request: _Request, wanted: int
+) -> list[tuple[int, int]]:
+    """Each room (in order) with the wanted starts at which it is free."""
+    out = []
+    for pk in rooms if wanted else ():
+        mask = wanted
+        if pk in diary.room_busy:
+            mask &= ~diary.room_busy[pk].clashes(starts, request.hold)
+        if mask:
+            out.append((pk, mask))
+    return out
+
+
+def _any(masks: list[tuple[int, int]]) -> int:
+    combined = 0
+    for _, mask in masks:
+        combined |= mask
+    return combined
+
+
+def _first(masks: list[tuple[int, int]], bit: int) -> int:
+    for pk, mask in masks:
+        if mask & bit:
+            return pk
+    raise AssertionError("a slot's start without a resource")  # pragma: no cover
 
 
 def _wall_clock_starts(
@@ -353,49 +660,3 @@ def _wall_clock_starts(
         if instant is not None:
             yield instant
         clock += step
-
-
-def _first_free_team(
-    start: datetime,
-    end: datetime,
-    held_until: datetime,
-    location_id: int,
-    consultant_ids: list[int],
-    nurse_ids: list[int] | None,
-    room_ids: list[int],
-    free,
-    at_work,
-) -> Slot | None:
-    room = next((r for r in room_ids if free("room", r, start, held_until)), None)
-    if room is None:
-        return None
-    consultant = next(
-        (
-            c
-            for c in consultant_ids
-            if at_work(c, location_id, start, end) and free("staff", c, start, held_until)
-        ),
-        None,
-    )
-    if consultant is None:
-        return None
-    nurse = None
-    if nurse_ids is not None:
-        nurse = next(
-            (
-                n
-                for n in nurse_ids
-                if at_work(n, location_id, start, end) and free("staff", n, start, held_until)
-            ),
-            None,
-        )
-        if nurse is None:
-            return None
-    return Slot(
-        start=start,
-        end=end,
-        location_id=location_id,
-        consultant_id=consultant,
-        room_id=room,
-        nurse_id=nurse,
-    )

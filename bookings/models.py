@@ -75,6 +75,10 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["start"], name="appointment_start_idx"),
             models.Index(fields=["patient", "start"], name="appointment_patient_start_idx"),
+            # The slot search reads what overlaps a range (end > from, start < to). By start
+            # alone that scans all the history before the range; by end it stops at the
+            # range's beginning, and the start in the same index is checked without the table.
+            models.Index(fields=["end", "start"], name="appointment_end_start_idx"),
         ]
         constraints = [
             models.CheckConstraint(
