@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from clinic.admin import RelatedOnChangePage
 from clinic.roles import Role, has_role
 from treatments.admin import ReadOnlyAdminMixin, ReadOnlyHistoryAdmin
 
@@ -63,7 +64,12 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(ClinicAdminsMayRead, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReminderAdmin(ClinicAdminsMayRead, RelatedOnChangePage, ReadOnlyAdminMixin, admin.ModelAdmin):
+    change_select_related = (
+        "patient__user",
+        "appointment__treatment",
+        "appointment__patient__user",
+    )
     list_display = (
         "due_local",
         "patient_email",
@@ -166,6 +172,13 @@ class ReminderPreferenceAdmin(ClinicAdminsMayRead, ReadOnlyAdminMixin, admin.Mod
 
 @admin.register(AftercarePlan)
 class AftercarePlanAdmin(AftercareReadOnlyAdmin):
+    change_select_related = (
+        "patient__user",
+        "session__course__treatment",
+        "session__course__patient__user",
+        "course__treatment",
+        "course__patient__user",
+    )
     list_display = ("patient", "starts_on", "stockings_until", "walk_until", "daily_walk_minutes")
     date_hierarchy = "starts_on"
     search_fields = ("patient__user__email", "patient__user__last_name")
@@ -175,6 +188,7 @@ class AftercarePlanAdmin(AftercareReadOnlyAdmin):
 
 @admin.register(CheckIn)
 class CheckInAdmin(AftercareReadOnlyAdmin):
+    change_select_related = ("plan__patient__user",)
     patient_path = "plan__patient"
     list_display = ("plan", "day", "walked", "stockings_on", "pain_score", "warning_symptoms")
     list_filter = ("walked", "stockings_on")
@@ -201,6 +215,12 @@ class OpenFilter(admin.SimpleListFilter):
 
 @admin.register(CourseFlag)
 class CourseFlagAdmin(AftercareReadOnlyAdmin):
+    change_select_related = (
+        "course__treatment",
+        "course__patient__user",
+        "check_in__plan__patient__user",
+        "resolved_by__user",
+    )
     patient_path = "course__patient"
     list_display = ("course", "reason", "raised_at", "resolved_at", "resolved_by")
     list_filter = (OpenFilter,)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, FilteredRelation, Prefetch, Q
 from django.utils import timezone
 
 from patients.models import Patient
@@ -20,6 +20,8 @@ from .models import WARNING_SYMPTOMS, AftercarePlan, CheckIn, CourseFlag, Remind
 # A symptom that means 999 rather than the clinic.
 EMERGENCY_SYMPTOMS = frozenset({"chest_pain_breathless"})
 DEFAULT_WALK_TIME = time(9, 0)
+# The dashboard's plan brings today's check-in under this name (see ``aftercare_today``).
+TODAY_CHECK_IN = "today_check_in"
 
 
 def _legs_text(legs: list[str]) -> str:
@@ -118,31 +120,48 @@ class AftercareToday:
 
 
 def aftercare_today(
-    *, patient: Patient, today: date | None = None, with_reminders: bool = True
+    *,
+    patient: Patient,
+    today: date | None = None,
+    with_reminders: bool = True,
+    with_past_days: bool = True,
 ) -> AftercareToday | None:
     """The patient's plan running today (the latest, if two overlap), its check-ins and
     (``with_reminders``) the walk reminder settings: at most three queries, however long
-    the plan has run; one when no plan runs."""
+    the plan has run; one when no plan runs.
+
+    Without ``with_past_days`` (the dashboard's card, which shows today only) today's
+    check-in comes in the plan's own query and ``past_days`` is empty: one query."""
     today = today or timezone.localdate()
-    plan = (
+    plans = (
         AftercarePlan.objects.filter(patient=patient, starts_on__lte=today, walk_until__gte=today)
         .select_related("course__treatment", "session__appointment__room__location")
-        .prefetch_related(
+        .order_by("-starts_on")
+    )
+    plan: AftercarePlan | None
+    if with_past_days:
+        plan = plans.prefetch_related(
             Prefetch(
                 "check_ins",
                 queryset=CheckIn.objects.filter(day__lte=today).order_by("day"),
                 to_attr="days_so_far",
             )
-        )
-        .order_by("-starts_on")
-        .first()
-    )
+        ).first()
+    else:
+        # One check-in a day (a unique constraint), so the join adds at most one row.
+        today_only = FilteredRelation("check_ins", condition=Q(check_ins__day=today))
+        plan = plans.annotate(**{TODAY_CHECK_IN: today_only}).select_related(TODAY_CHECK_IN).first()
     if plan is None:
         return None
-    by_day = {c.day: c for c in plan.days_so_far}  # type: ignore[attr-defined]
+    if with_past_days:
+        by_day = {c.day: c for c in plan.days_so_far}  # type: ignore[attr-defined]
+    else:
+        # Django sets the attribute only when the join found a row.
+        found = getattr(plan, TODAY_CHECK_IN, None)
+        by_day = {today: found} if found is not None else {}
     past = []
     day = today - timedelta(days=1)
-    while day >= plan.starts_on:
+    while with_past_days and day >= plan.starts_on:
         past.append(
             DayLine(
                 day=day,

@@ -13,6 +13,14 @@ from .models import Appointment
 
 @admin.register(Appointment)
 class AppointmentAdmin(ReadOnlyHistoryAdmin):
+    change_select_related = (
+        "treatment",
+        "patient__user",
+        "consultant__user",
+        "nurse__user",
+        "room__location",
+        "price__treatment",
+    )
     list_display = (
         "local_start",
         "patient",

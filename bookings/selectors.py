@@ -129,22 +129,70 @@ class BookingOption:
         return f"{self.treatment.slug}:{self.course.pk}" if self.course else self.treatment.slug
 
 
-def _upcoming(patient: Patient, kind: str) -> Appointment | None:
-    return (
-        Appointment.objects.filter(
-            patient=patient,
-            treatment__kind=kind,
-            status=Appointment.Status.BOOKED,
-            start__gte=timezone.now(),
+# The kinds booked once at a time (no course): a consultation, a reassessment.
+ONE_AT_A_TIME = (Treatment.Kind.CONSULTATION, Treatment.Kind.REASSESSMENT)
+OPEN_COURSE = (Course.Status.PLANNED, Course.Status.ACTIVE)
+
+
+@dataclass
+class PatientBookingFacts:
+    """What the booking rules need to know about one patient, read once for every
+    treatment offered (three queries at most, however long the catalogue)."""
+
+    upcoming: dict[str, Appointment]  # kind -> the next appointment of that kind booked
+    has_completed_session: bool
+    open_courses: dict[int, Course]  # treatment id -> the oldest open course of it
+
+
+def patient_booking_facts(
+    *, patient: Patient, treatments: list[Treatment], course: Course | None = None
+) -> PatientBookingFacts:
+    """The facts for these treatments only (``course``: that course and no other)."""
+    kinds = {t.kind for t in treatments}
+    upcoming: dict[str, Appointment] = {}
+    if kinds & set(ONE_AT_A_TIME):
+        booked = (
+            Appointment.objects.filter(
+                patient=patient,
+                treatment__kind__in=kinds & set(ONE_AT_A_TIME),
+                status=Appointment.Status.BOOKED,
+                start__gte=timezone.now(),
+            )
+            .select_related("treatment")
+            .order_by("start")
         )
-        .order_by("start")
-        .first()
+        for appointment in booked:
+            upcoming.setdefault(appointment.treatment.kind, appointment)
+    has_completed = Treatment.Kind.REASSESSMENT in kinds and (
+        SessionRecord.objects.filter(
+            course__patient=patient, status=SessionRecord.Status.COMPLETED
+        ).exists()
     )
+    open_courses: dict[int, Course] = {}
+    with_courses = [t.pk for t in treatments if t.kind not in ONE_AT_A_TIME]
+    if with_courses:
+        # The consultant comes along: the booking pages name who the session is with.
+        courses = Course.objects.filter(
+            patient=patient, treatment_id__in=with_courses, status__in=OPEN_COURSE
+        ).select_related("consultant__user")
+        if course is not None:
+            courses = courses.filter(pk=course.pk)
+        for found in courses.order_by("created_at"):
+            open_courses.setdefault(found.treatment_id, found)
+    return PatientBookingFacts(upcoming, has_completed, open_courses)
 
 
 def booking_option_for(
     *, patient: Patient, treatment: Treatment, course: Course | None = None
 ) -> BookingOption:
+    """The clinic's rules for what a patient may book (see ``booking_option_from``)."""
+    if not treatment.is_active:
+        return BookingOption(treatment, False, f"{treatment} is not offered at the moment.")
+    facts = patient_booking_facts(patient=patient, treatments=[treatment], course=course)
+    return booking_option_from(treatment=treatment, facts=facts)
+
+
+def booking_option_from(*, treatment: Treatment, facts: PatientBookingFacts) -> BookingOption:
     """The clinic's rules for what a patient may book, with a reason a person can read.
 
     - A consultation comes first; one at a time.
@@ -158,7 +206,7 @@ def booking_option_for(
         return BookingOption(treatment, False, f"{treatment} is not offered at the moment.")
     kind = treatment.kind
     if kind == Treatment.Kind.CONSULTATION:
-        upcoming = _upcoming(patient, kind)
+        upcoming = facts.upcoming.get(kind)
         if upcoming is not None:
             when = timezone.localtime(upcoming.start)
             return BookingOption(
@@ -168,25 +216,15 @@ def booking_option_for(
             )
         return BookingOption(treatment, True)
     if kind == Treatment.Kind.REASSESSMENT:
-        done = SessionRecord.objects.filter(
-            course__patient=patient, status=SessionRecord.Status.COMPLETED
-        ).exists()
-        if not done:
+        if not facts.has_completed_session:
             return BookingOption(
                 treatment, False, "A reassessment can be booked after your first session."
             )
-        if _upcoming(patient, kind) is not None:
+        if facts.upcoming.get(kind) is not None:
             return BookingOption(treatment, False, "You already have a reassessment booked.")
         return BookingOption(treatment, True)
     # A treatment session: within an open course of this treatment.
-    courses = Course.objects.filter(
-        patient=patient,
-        treatment=treatment,
-        status__in=[Course.Status.PLANNED, Course.Status.ACTIVE],
-    )
-    if course is not None:
-        courses = courses.filter(pk=course.pk)
-    course = courses.order_by("created_at").first()
+    course = facts.open_courses.get(treatment.pk)
     if course is None:
         return BookingOption(
             treatment,
@@ -194,6 +232,7 @@ def booking_option_for(
             "Treatment sessions are booked once the consultant has planned your course at "
             "your consultation.",
         )
+    # One query for each treatment the patient has an open course of (one or two).
     earliest = course_earliest_day(course)
     if earliest is None:
         return BookingOption(
@@ -215,12 +254,18 @@ def booking_option_for(
     return BookingOption(treatment, True, course=course, earliest_day=today)
 
 
-def booking_options(*, patient: Patient) -> list[BookingOption]:
-    """Every online-bookable item, each with whether the patient may book it now."""
-    options = []
-    for treatment in Treatment.objects.filter(is_active=True, bookable_online=True).order_by(
-        "kind", "name"
-    ):
-        options.append(booking_option_for(patient=patient, treatment=treatment))
+def booking_options_among(*, patient: Patient, treatments: list[Treatment]) -> list[BookingOption]:
+    """The options for these treatments, consultations first, then sessions, the rest
+    last; the patient's facts are read once for all of them."""
+    facts = patient_booking_facts(patient=patient, treatments=treatments)
+    options = [booking_option_from(treatment=t, facts=facts) for t in treatments]
     order: dict[str, int] = {Treatment.Kind.CONSULTATION: 0, Treatment.Kind.TREATMENT: 1}
     return sorted(options, key=lambda o: order.get(o.treatment.kind, 2))
+
+
+def booking_options(*, patient: Patient) -> list[BookingOption]:
+    """Every online-bookable item, each with whether the patient may book it now."""
+    treatments = Treatment.objects.filter(is_active=True, bookable_online=True)
+    return booking_options_among(
+        patient=patient, treatments=list(treatments.order_by("kind", "name"))
+    )

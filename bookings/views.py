@@ -45,7 +45,7 @@ from .forms import (
     SlotForm,
 )
 from .models import Appointment
-from .selectors import BookingOption, booking_option_for
+from .selectors import BookingOption, booking_options_among
 from .services import (
     appointment_book,
     appointment_cancel,
@@ -335,10 +335,8 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
 def staff_booking_options(*, patient: Patient) -> list[BookingOption]:
     """What staff may book for a patient: every active treatment (also those booked only
     through the clinic), each with the same rules the patient's own booking follows."""
-    order: dict[str, int] = {Treatment.Kind.CONSULTATION: 0, Treatment.Kind.TREATMENT: 1}
     treatments = Treatment.objects.filter(is_active=True).order_by("kind", "name")
-    options = [booking_option_for(patient=patient, treatment=t) for t in treatments]
-    return sorted(options, key=lambda o: order.get(o.treatment.kind, 2))
+    return booking_options_among(patient=patient, treatments=list(treatments))
 
 
 @dataclass

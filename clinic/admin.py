@@ -25,12 +25,57 @@ from .models import (
 from .services import staff_member_save
 
 
-class SafeHistoryAdmin(SimpleHistoryAdmin):
+class RelatedOnChangePage:
+    """The change page names the rows its read-only fields point at (each is shown as
+    text, or as a link): read them with the object, in one query, rather than one query
+    for each field. ``change_select_related`` lists them as ``select_related`` paths."""
+
+    change_select_related: tuple[str, ...] = ()
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        # ModelAdmin.get_object, with the related rows joined in.
+        queryset = self.get_queryset(request)  # type: ignore[attr-defined]
+        if self.change_select_related:
+            queryset = queryset.select_related(*self.change_select_related)
+        model = queryset.model
+        field = model._meta.pk if from_field is None else model._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (model.DoesNotExist, ValidationError, ValueError):
+            return None
+
+
+# What each model's name is made of (its ``__str__``): a choice list of them reads these
+# rows in the same query, not one query for each choice.
+CHOICE_LABEL_RELATED: dict[str, tuple[str, ...]] = {
+    "clinic.staffmember": ("user",),
+    "clinic.room": ("location",),
+    "patients.patient": ("user",),
+    "bookings.appointment": ("treatment", "patient__user"),
+    "treatments.course": ("treatment", "patient__user"),
+    "treatments.sessionrecord": ("course__treatment", "course__patient__user"),
+    "treatments.signedconsent": ("form",),
+    "treatments.price": ("treatment",),
+    "aftercare.aftercareplan": ("patient__user",),
+    "aftercare.checkin": ("plan__patient__user",),
+}
+
+
+class SafeHistoryAdmin(RelatedOnChangePage, SimpleHistoryAdmin):
     """History is visible; reverting to a past version needs the change permission.
 
     simple_history's "view a past version" page saves a posted form for anyone who may
     view the record; a person who may only read must not be able to change it that way.
+    That page is a whole form, so its choice lists read what their labels name up front.
     """
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = CHOICE_LABEL_RELATED.get(db_field.related_model._meta.label_lower)
+        if related and "queryset" not in kwargs:
+            kwargs["queryset"] = db_field.related_model._default_manager.select_related(*related)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
@@ -95,6 +140,10 @@ class RoomInline(admin.TabularInline):
     model = Room
     extra = 0
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Room]:
+        # Each row shows the room's name, which names its location: read them together.
+        return super().get_queryset(request).select_related("location")
+
 
 class OpeningHoursForm(forms.ModelForm):
     """Opening hours with a plain message when the times are the wrong way round (the
@@ -117,6 +166,9 @@ class OpeningHoursInline(admin.TabularInline):
     form = OpeningHoursForm
     extra = 0
     verbose_name_plural = "Opening hours (clinic time; add two rows for a lunch break)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OpeningHours]:
+        return super().get_queryset(request).select_related("location")
 
 
 @admin.register(Location)

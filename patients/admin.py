@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from clinic.admin import SafeHistoryAdmin
+from clinic.admin import RelatedOnChangePage, SafeHistoryAdmin
 from clinic.errors import DomainError
 from clinic.models import User
 from treatments.admin import AccessLoggedAdmin
@@ -22,6 +22,7 @@ from .services import account_closure_complete, retention_end
 
 @admin.register(Patient)
 class PatientAdmin(AccessLoggedAdmin):
+    change_select_related = ("user",)
     patient_path = "pk"
 
     list_display = ("full_name", "email", "date_of_birth", "phone", "created_at")
@@ -54,6 +55,7 @@ class CloseAccountForm(forms.Form):
 
 @admin.register(AccountClosureRequest)
 class AccountClosureRequestAdmin(SafeHistoryAdmin):
+    change_select_related = ("patient__user", "handled_by")
     """Patients ask from /my/close-account/; an admin closes the account here. Nothing is
     edited by hand: the only action is "close the account", which runs the service."""
 
@@ -133,7 +135,8 @@ class AccountClosureRequestAdmin(SafeHistoryAdmin):
 
 
 @admin.register(RecordAccess)
-class RecordAccessAdmin(admin.ModelAdmin):
+class RecordAccessAdmin(RelatedOnChangePage, admin.ModelAdmin):
+    change_select_related = ("user", "patient__user")
     """Read only: who opened which patient's record, and when."""
 
     list_display = ("at", "user", "patient", "what", "ref", "reason")

@@ -544,7 +544,10 @@ def _record_accesses(patient: Patient) -> list[dict[str, Any]]:
 
 def export_data(patient: Patient) -> dict[str, Any]:
     """Everything held on the patient, with Python values (see the module docstring)."""
-    patient = Patient.objects.select_related("user").get(pk=patient.pk)
+    if not Patient.user.is_cached(patient):  # type: ignore[attr-defined]
+        # Called with a bare patient (a management command): read it with its account.
+        # The pages pass the one ``patient_for_user`` just read, user and all.
+        patient = Patient.objects.select_related("user").get(pk=patient.pk)
     return {
         "about_this_file": {
             "clinic": settings.CLINIC_NAME,

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from aftercare.models import WARNING_SYMPTOMS, AftercarePlan, CheckIn, Reminder
@@ -27,7 +27,7 @@ from treatments.models import (
     SignedConsent,
     StockingFitting,
 )
-from treatments.selectors import current_consent_forms
+from treatments.selectors import current_form_of, with_current_form
 from treatments.services import (
     ConsentState,
     consent_current_form,
@@ -42,15 +42,20 @@ RECENT_MESSAGES = 5
 
 
 def patient_for_user(*, user: User | AnonymousUser) -> Patient | None:
-    """The acting user's own patient profile, or None for staff and visitors."""
+    """The acting user's own patient profile, or None for staff and visitors. Their
+    screening comes in the same query (the dashboard and the questionnaire show it)."""
     if not user.is_authenticated:
         return None
-    return Patient.objects.select_related("user").filter(user=user).first()
+    return Patient.objects.select_related("user", "screening").filter(user=user).first()
 
 
 def screening_for_patient(*, patient: Patient) -> Screening | None:
-    """The patient's own screening answers (None until they first submit them)."""
-    return Screening.objects.filter(patient=patient).first()
+    """The patient's own screening answers (None until they first submit them): no query
+    when the patient was loaded with it (``patient_for_user``)."""
+    try:
+        return patient.screening
+    except Screening.DoesNotExist:
+        return None
 
 
 @dataclass
@@ -157,12 +162,24 @@ class Dashboard:
         return self.appointments[1:]
 
 
-def _upcoming_appointments(patient: Patient) -> list[Appointment]:
+LIVE_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN)
+LIVE_SESSION_STATUSES = [
+    s for s in SessionRecord.Status.values if s != SessionRecord.Status.ABANDONED
+]
+
+
+def _dashboard_appointments(patient: Patient, now: datetime) -> list[Appointment]:
+    """In one query: the patient's upcoming appointments and the appointments of their
+    live (not abandoned) sessions, each with its session (whose ``appointment`` is then
+    set too, so the courses need no query of their own)."""
     return list(
-        Appointment.objects.filter(
-            patient=patient,
-            end__gte=timezone.now(),
-            status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
+        Appointment.objects.filter(patient=patient)
+        .filter(
+            Q(end__gte=now, status__in=LIVE_STATUSES)
+            | Q(
+                session_record__course__patient=patient,
+                session_record__status__in=LIVE_SESSION_STATUSES,
+            )
         )
         .select_related("treatment", "room__location", "consultant__user", "session_record__course")
         .order_by("start", "pk")
@@ -178,24 +195,12 @@ def recent_messages(*, patient: Patient, limit: int = RECENT_MESSAGES) -> list[R
     )
 
 
-def _courses(patient: Patient) -> list[Course]:
-    live_sessions = (
-        SessionRecord.objects.exclude(status=SessionRecord.Status.ABANDONED)
-        .select_related("appointment")
-        .order_by("number")
-    )
-    return list(
-        Course.objects.filter(patient=patient)
-        .select_related("treatment")
-        .prefetch_related(Prefetch("sessions", queryset=live_sessions, to_attr="live_sessions"))
-        .order_by("-created_at")
-    )
-
-
 def patient_dashboard(*, patient: Patient) -> Dashboard:
-    """Everything the patient's first page shows, in a fixed number of queries."""
+    """Everything the patient's first page shows, in a fixed number of queries (four:
+    consents, appointments with their sessions, courses with their current consent form,
+    messages; the screening comes with the patient from ``patient_for_user``)."""
     screening = screening_for_patient(patient=patient)
-    forms = current_consent_forms()
+    now = timezone.now()
     today = timezone.localdate()
     # Every consent the patient signed, once: the list on the page, and (those not
     # withdrawn) each course's standing consents.
@@ -208,10 +213,17 @@ def patient_dashboard(*, patient: Patient) -> Dashboard:
     for consent in signed:
         if consent.withdrawn_at is None:
             standing.setdefault(consent.course_id, []).append(consent)
+    appointments = _dashboard_appointments(patient, now)
+    live_sessions: dict[int, list[SessionRecord]] = {}
+    for appointment in appointments:
+        session = _session_of(appointment)
+        if session is not None and session.status in LIVE_SESSION_STATUSES:
+            live_sessions.setdefault(session.course_id, []).append(session)
     lines = []
-    for course in _courses(patient):
-        sessions: list[SessionRecord] = course.live_sessions  # type: ignore[attr-defined]
-        current = forms.get(course.treatment_id)
+    courses = with_current_form(Course.objects.filter(patient=patient).select_related("treatment"))
+    for course in courses.order_by("-created_at"):
+        sessions = sorted(live_sessions.get(course.pk, []), key=lambda s: s.number)
+        current = current_form_of(course)
         lines.append(
             CourseLine(
                 course=course,
@@ -228,14 +240,14 @@ def patient_dashboard(*, patient: Patient) -> Dashboard:
                 today=today,
             )
         )
-    upcoming = _upcoming_appointments(patient)
+    upcoming = [a for a in appointments if a.end >= now and a.status in LIVE_STATUSES]
     next_appointment = None
     if upcoming:
         first = upcoming[0]
         next_appointment = NextAppointment(
             appointment=first,
             session=_session_of(first),
-            can_change=_can_change(first, timezone.now()),
+            can_change=_can_change(first, now),
         )
     return Dashboard(
         patient=patient,

@@ -63,7 +63,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     patient = _acting_patient(request)
     context = {
         "board": patient_dashboard(patient=patient),
-        "aftercare": aftercare_today(patient=patient, with_reminders=False),
+        "aftercare": aftercare_today(patient=patient, with_reminders=False, with_past_days=False),
         "cutoff_hours": settings.PATIENT_CHANGE_CUTOFF_HOURS,
     }
     return render(request, "patients/dashboard.html", context)

@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin import SafeHistoryAdmin
+from clinic.admin import RelatedOnChangePage, SafeHistoryAdmin
 from clinic.errors import DomainError
 
 from .models import (
@@ -425,9 +425,20 @@ class CourseExtensionInline(ReadOnlyAdminMixin, admin.TabularInline):
     fields = ("extended_at", "extended_by", "from_sessions", "to_sessions", "reason")
     readonly_fields = fields
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CourseExtension]:
+        # Each row names who extended the course (a staff member, by their user's name).
+        return super().get_queryset(request).select_related("extended_by__user")
+
 
 @admin.register(Course)
 class CourseAdmin(TreatedAreasAdminMixin, ReadOnlyHistoryAdmin):
+    change_select_related = (
+        "patient__user",
+        "treatment",
+        "consultant__user",
+        "consultation__treatment",
+        "consultation__patient__user",
+    )
     list_display = (
         "patient",
         "treatment",
@@ -446,6 +457,15 @@ class CourseAdmin(TreatedAreasAdminMixin, ReadOnlyHistoryAdmin):
 
 @admin.register(SessionRecord)
 class SessionRecordAdmin(TreatedAreasAdminMixin, ReadOnlyHistoryAdmin):
+    change_select_related = (
+        "course__treatment",
+        "course__patient__user",
+        "appointment__treatment",
+        "appointment__patient__user",
+        "consultant__user",
+        "nurse__user",
+        "consent__form",
+    )
     patient_path = "course__patient"
     list_display = ("__str__", "appointment_start", "status", "consultant", "nurse")
     list_filter = ("status", "course__treatment")
@@ -465,6 +485,13 @@ class SessionRecordAdmin(TreatedAreasAdminMixin, ReadOnlyHistoryAdmin):
 
 @admin.register(SignedConsent)
 class SignedConsentAdmin(ReadOnlyHistoryAdmin):
+    change_select_related = (
+        "form",
+        "patient__user",
+        "course__treatment",
+        "course__patient__user",
+        "witnessed_by__user",
+    )
     list_display = ("typed_name", "form", "method", "signed_at", "withdrawn_at")
     list_filter = ("method", "form__treatment")
     list_select_related = ("form",)
@@ -472,7 +499,8 @@ class SignedConsentAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(CourseExtension)
-class CourseExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CourseExtensionAdmin(RelatedOnChangePage, ReadOnlyAdminMixin, admin.ModelAdmin):
+    change_select_related = ("course__treatment", "course__patient__user", "extended_by__user")
     list_display = ("course", "from_sessions", "to_sessions", "extended_by", "extended_at")
     list_select_related = (
         "course__patient__user",
@@ -483,6 +511,11 @@ class CourseExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(StockingFitting)
 class StockingFittingAdmin(ReadOnlyHistoryAdmin):
+    change_select_related = (
+        "session__course__treatment",
+        "session__course__patient__user",
+        "fitted_by__user",
+    )
     patient_path = "session__course__patient"
     list_display = ("session", "leg", "compression_class", "length", "fitted_by", "fitted_at")
     list_filter = ("compression_class", "length")
@@ -495,6 +528,11 @@ class StockingFittingAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(ReadOnlyHistoryAdmin):
+    change_select_related = (
+        "session__course__treatment",
+        "session__course__patient__user",
+        "recorded_by__user",
+    )
     patient_path = "session__course__patient"
     list_display = ("kind", "severity", "session", "recorded_by", "recorded_at")
     list_filter = ("kind", "severity")

@@ -6,14 +6,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from bookings.models import Appointment
 from clinic.models import StaffMember, User
 from patients.models import Screening
 
-from .models import ConsentForm, Course, Faq, Price, SessionRecord, SignedConsent, Treatment
+from .models import (
+    AdverseEvent,
+    ConsentForm,
+    Course,
+    Faq,
+    Price,
+    SessionRecord,
+    SignedConsent,
+    StockingFitting,
+    Treatment,
+)
 from .services import ConsentState, consent_state, local_date
 
 
@@ -45,6 +55,38 @@ def current_consent_forms() -> dict[int, ConsentForm]:
     ).order_by("treatment_id", "-version"):
         forms.setdefault(form.treatment_id, form)
     return forms
+
+
+CURRENT_FORM = "current_form"
+
+
+def with_current_form(courses: QuerySet[Course]) -> QuerySet[Course]:
+    """Courses that bring their treatment's current consent form along in the same query:
+    ``current_form_of(course)`` reads it (the latest version published and in force now,
+    as ``current_consent_forms`` picks it), with no query of its own."""
+    latest = (
+        ConsentForm.objects.filter(
+            treatment=OuterRef("treatment_id"),
+            published_at__isnull=False,
+            effective_from__lte=timezone.now(),
+        )
+        .order_by("-version")
+        .values("pk")[:1]
+    )
+    return courses.annotate(
+        **{
+            CURRENT_FORM: FilteredRelation(
+                "treatment__consent_forms",
+                condition=Q(treatment__consent_forms__pk=Subquery(latest)),
+            )
+        }
+    ).select_related(CURRENT_FORM)
+
+
+def current_form_of(course: Course) -> ConsentForm | None:
+    """The current form of a course read through ``with_current_form`` (Django sets the
+    attribute only when the join found a form)."""
+    return getattr(course, CURRENT_FORM, None)
 
 
 _STANDING_CONSENTS = Prefetch(
@@ -111,8 +153,14 @@ def session_detail(*, pk: int) -> SessionRecord:
         )
         .prefetch_related(
             _STANDING_CONSENTS,
-            "stockings__fitted_by__user",
-            "adverse_events__recorded_by__user",
+            # Who fitted or recorded each comes in the same query as the rows.
+            Prefetch(
+                "stockings", queryset=StockingFitting.objects.select_related("fitted_by__user")
+            ),
+            Prefetch(
+                "adverse_events",
+                queryset=AdverseEvent.objects.select_related("recorded_by__user"),
+            ),
         )
         .get(pk=pk)
     )
@@ -158,29 +206,31 @@ class CourseReview:
 
 
 def course_review(*, pk: int) -> CourseReview:
-    """A course with its sessions as a timeline (gaps in weeks), consents and screening."""
-    course = (
-        Course.objects.select_related(
-            "patient__user", "treatment", "consultant__user", "consultation"
-        )
-        .prefetch_related(
-            Prefetch(
-                "sessions",
-                queryset=SessionRecord.objects.select_related(
-                    "appointment", "consultant__user", "nurse__user"
-                )
-                .prefetch_related("stockings", "adverse_events")
-                .order_by("number", "appointment__start"),
-            ),
-            Prefetch(
-                "consents",
-                queryset=SignedConsent.objects.select_related("form", "witnessed_by__user"),
-            ),
-            Prefetch("extensions", queryset=_extensions()),
-            Prefetch("flags", queryset=_flags()),
-        )
-        .get(pk=pk)
+    """A course with its sessions as a timeline (gaps in weeks), consents and screening.
+    The screening and the current consent form come with the course (seven queries)."""
+    courses = Course.objects.select_related(
+        "patient__user",
+        "patient__screening__reviewed_by__user",
+        "treatment",
+        "consultant__user",
+        "consultation",
+    ).prefetch_related(
+        Prefetch(
+            "sessions",
+            queryset=SessionRecord.objects.select_related(
+                "appointment", "consultant__user", "nurse__user"
+            )
+            .prefetch_related("stockings", "adverse_events")
+            .order_by("number", "appointment__start"),
+        ),
+        Prefetch(
+            "consents",
+            queryset=SignedConsent.objects.select_related("form", "witnessed_by__user"),
+        ),
+        Prefetch("extensions", queryset=_extensions()),
+        Prefetch("flags", queryset=_flags()),
     )
+    course = with_current_form(courses).get(pk=pk)
     timeline: list[TimelineEntry] = []
     previous_day: date | None = None
     for session in course.sessions.all():
@@ -199,20 +249,11 @@ def course_review(*, pk: int) -> CourseReview:
             )
         )
     consents = list(course.consents.all())
-    current = (
-        ConsentForm.objects.filter(
-            treatment_id=course.treatment_id,
-            published_at__isnull=False,
-            effective_from__lte=timezone.now(),
-        )
-        .order_by("-version")
-        .first()
-    )
-    screening = (
-        Screening.objects.select_related("reviewed_by__user")
-        .filter(patient_id=course.patient_id)
-        .first()
-    )
+    current = current_form_of(course)
+    try:
+        screening: Screening | None = course.patient.screening
+    except Screening.DoesNotExist:
+        screening = None
     return CourseReview(
         course=course,
         timeline=timeline,

@@ -416,10 +416,10 @@ def test_dashboard_query_count_with_one_and_many(
 ):
     url = reverse("patients:dashboard")
     _fill_dashboard(patient, schedule, sign_consent, 1)
-    with django_assert_max_num_queries(12) as few:
+    with django_assert_max_num_queries(9) as few:
         assert patient_client.get(url).status_code == 200
     _fill_dashboard(patient, schedule, sign_consent, 29, first=1)
-    with django_assert_max_num_queries(12) as many:
+    with django_assert_max_num_queries(9) as many:
         page = html(patient_client.get(url))
     assert len(many.captured_queries) == len(few.captured_queries)
     assert page.count('data-testid="message"') == 5

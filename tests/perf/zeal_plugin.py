@@ -1,0 +1,33 @@
+"""Opt-in: every request made by any test runs under django-zeal, which raises
+``zeal.NPlusOneError`` when a page loads the same relation row by row.
+
+    .venv/bin/python -m pytest -p tests.perf.zeal_plugin tests/patients
+
+Only the requests are watched (zeal's own middleware, put first), not a test's set-up:
+factories read rows one at a time by design. A test that must allow a known N+1 wraps
+the request in ``zeal.zeal_ignore()``. The same can be had without this plugin by
+installing zeal in the test settings (``"zeal"`` in INSTALLED_APPS and its middleware
+first in MIDDLEWARE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from .zeal_support import ZEAL_MIDDLEWARE, ensure_zeal_patched
+
+
+@pytest.fixture(autouse=True)
+def _zeal_on_every_request() -> Iterator[None]:
+    ensure_zeal_patched()
+    if ZEAL_MIDDLEWARE in settings.MIDDLEWARE:
+        yield
+        return
+    # Clients load the middleware on their first request, so every client of the test
+    # (pytest-django's ``client`` too) gets it.
+    with override_settings(MIDDLEWARE=[ZEAL_MIDDLEWARE, *settings.MIDDLEWARE]):
+        yield
