@@ -6,22 +6,28 @@ Rules:
   of at least the treatment's daily minutes every day until the next session's window
   opens, the symptoms that need a call, and the consultant's extra instructions.
 - Reminders are outbox rows created in the transaction of their cause; a beat task claims
-  due rows (``SELECT … FOR UPDATE SKIP LOCKED``) and a send task delivers each one, holding
-  the row's lock while it sends and marking it sent in the same transaction, so a task
-  delivered twice sends once. Nothing is scheduled as a Celery ETA.
+  due rows (``SELECT … FOR UPDATE SKIP LOCKED``) and send tasks deliver them in batches,
+  each reminder in its own transaction, holding its row's lock while it sends and marking
+  it sent in that transaction, so a task delivered twice sends once. Nothing is scheduled
+  as a Celery ETA.
 - A warning symptom flags the course for the consultant at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time as time_module
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core import signing
+from django.core import mail, signing
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -402,55 +408,231 @@ class SendFailed(Exception):
     """Delivery failed in a way worth trying again."""
 
 
-def reminder_send(*, reminder_id: int) -> str:
-    """Deliver one reminder, at most once.
+# A reminder that was sent, cancelled or given up on is never sent again.
+FINISHED = (Status.SENT, Status.CANCELLED, Status.FAILED)
+# What a batch of reminders is about (patient, address, appointment, plan, preferences) is
+# read for the whole batch at once, and read again once it is older than this: a change
+# (unsubscribed, appointment cancelled, new email address) reaches the messages within
+# these seconds, as if each reminder had waited that long in the queue. Whether a reminder
+# was already sent is always read under its row lock.
+ABOUT_MAX_AGE_SECONDS = 2.0
 
-    The row is locked for the whole send and marked sent in the same transaction: a second
-    delivery of the same task waits, then finds it sent and does nothing. A reminder that
-    is no longer relevant (appointment cancelled, walk already ticked, unsubscribed) is
-    cancelled instead. SMS in quiet hours goes back to pending until 08:00.
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What one try did: the row's status afterwards ("missing" when there is no row), and
+    the error when delivery failed in a way worth trying again (the attempt is counted)."""
+
+    status: str
+    error: str = ""
+
+
+def reminder_send(*, reminder_id: int) -> str:
+    """Deliver one reminder, at most once (the rules are those of ``reminders_send``).
+
+    Returns the row's status; raises ``SendFailed`` when delivery failed and is worth
+    trying again (the attempt is recorded first).
     """
-    with transaction.atomic():
-        reminder = (
-            Reminder.objects.select_for_update(of=("self",))
-            .select_related(
-                "patient__user", "appointment__treatment", "appointment__room__location"
-            )
-            .filter(pk=reminder_id)
-            .first()
+    outcome = reminders_send(reminder_ids=[reminder_id])[reminder_id]
+    if outcome.error:
+        raise SendFailed(outcome.error)
+    return outcome.status
+
+
+def reminders_send(
+    *, reminder_ids: Sequence[int], deadline: float | None = None
+) -> dict[int, SendOutcome]:
+    """Deliver claimed reminders, each at most once, through one mail connection.
+
+    A reminder that is no longer relevant (appointment cancelled, walk already ticked,
+    unsubscribed) is cancelled instead, and SMS in quiet hours goes back to pending until
+    08:00, judged on what the batch read about it (``ABOUT_MAX_AGE_SECONDS``). Each other
+    reminder is sent in its own transaction: its row is locked and marked sent (unless it
+    was sent or cancelled meanwhile), the message goes, and only then does the transaction
+    commit. So a second delivery of the same work waits for the lock, then finds it sent
+    and does nothing, and a worker that dies mid-batch repeats at most the one it was
+    sending (not committed). A failed delivery rolls back and is counted (after
+    ``MAX_ATTEMPTS`` the row is failed), and reported for a retry.
+
+    Stops starting new sends once ``time.monotonic()`` passes ``deadline``: ids it did not
+    reach are missing from the result.
+    """
+    about = _About(reminder_ids)
+    outcomes: dict[int, SendOutcome] = {}
+    # Opened before the first message that is really sent, kept open for the rest.
+    mail_connection = mail.get_connection()
+    try:
+        for reminder_id in reminder_ids:
+            if deadline is not None and outcomes and time_module.monotonic() > deadline:
+                break
+            outcomes[reminder_id] = _send_one(reminder_id, about, mail_connection)
+    finally:
+        mail_connection.close()
+    return outcomes
+
+
+class _About:
+    """What a batch of reminders is about, read in two queries for the whole batch (instead
+    of a join compiled and run for every reminder), and read again when it grows old."""
+
+    def __init__(self, reminder_ids: Sequence[int]) -> None:
+        self._ids = list(reminder_ids)
+        self._rows: dict[int, Reminder] = {}
+        self._preferences: dict[int, ReminderPreference] = {}
+        self._loaded_at = 0.0
+        self._load(self._ids)
+
+    def _load(self, ids: list[int]) -> None:
+        rows = Reminder.objects.filter(pk__in=ids).select_related(
+            "patient__user",
+            "appointment__treatment",
+            "appointment__room__location",
+            "plan__course",
+            "plan__session",
+            "waiting_entry",
         )
-        if reminder is None or reminder.status in (Status.SENT, Status.CANCELLED, Status.FAILED):
-            return reminder.status if reminder else "missing"
-        why_not = _no_longer_relevant(reminder)
-        if why_not:
-            reminder.status = Status.CANCELLED
-            reminder.last_error = why_not
-            reminder.save(update_fields=["status", "last_error"])
-            return reminder.status
-        now = timezone.now()
-        if reminder.channel == Reminder.Channel.SMS:
-            later = _after_quiet_hours(now)
-            if later is not None:
-                reminder.status = Status.PENDING
-                reminder.due_at = later
-                reminder.save(update_fields=["status", "due_at"])
-                return reminder.status
-        reminder.attempts += 1
+        self._rows = {row.pk: row for row in rows}
+        patient_ids = {row.patient_id for row in self._rows.values()}
+        self._preferences = {
+            preference.patient_id: preference
+            for preference in ReminderPreference.objects.filter(patient_id__in=patient_ids)
+        }
+        self._loaded_at = time_module.monotonic()
+
+    def reminder(self, reminder_id: int) -> Reminder | None:
+        """The reminder with what it is about, as read for the batch (read again, with the
+        rest of the batch, once older than ``ABOUT_MAX_AGE_SECONDS``)."""
+        if time_module.monotonic() - self._loaded_at > ABOUT_MAX_AGE_SECONDS:
+            position = self._ids.index(reminder_id) if reminder_id in self._ids else 0
+            self._load(self._ids[position:])
+        return self._rows.get(reminder_id)
+
+    def preference(self, patient: Patient) -> ReminderPreference:
+        preference = self._preferences.get(patient.pk)
+        if preference is None:
+            preference = self._preferences[patient.pk] = preference_for(patient)
+        return preference
+
+
+def _send_one(reminder_id: int, about: _About, mail_connection: BaseEmailBackend) -> SendOutcome:
+    reminder = about.reminder(reminder_id)
+    if reminder is None:
+        return SendOutcome("missing")
+    if reminder.status in FINISHED:
+        return SendOutcome(reminder.status)
+    why_not = _no_longer_relevant(reminder, about.preference(reminder.patient))
+    if why_not:
+        return _settle(reminder_id, status=Status.CANCELLED, last_error=why_not)
+    now = timezone.now()
+    if reminder.channel == Reminder.Channel.SMS:
+        later = _after_quiet_hours(now)
+        if later is not None:
+            return _settle(reminder_id, status=Status.PENDING, due_at=later)
+    failure: Exception | None = None
+    with transaction.atomic():
+        if not _mark_sent(reminder, now):
+            return SendOutcome(_status_of(reminder_id))  # sent or cancelled meanwhile
         try:
-            provider_id = _deliver(reminder)
+            if reminder.channel == Reminder.Channel.EMAIL:
+                mail_connection.open()  # once: a no-op while it is open
+            provider_id = _deliver(reminder, mail_connection=mail_connection)
         except Exception as exc:
-            reminder.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            reminder.status = Status.FAILED if reminder.attempts >= MAX_ATTEMPTS else Status.SENDING
-            reminder.save(update_fields=["attempts", "last_error", "status"])
-            if reminder.status == Status.FAILED:
-                logger.error("reminder %s failed for good: %s", reminder.pk, reminder.last_error)
-                return reminder.status
-            raise SendFailed(reminder.last_error) from exc
-        reminder.status = Status.SENT
-        reminder.sent_at = now
-        reminder.provider_id = provider_id
-        reminder.save(update_fields=["attempts", "status", "sent_at", "provider_id"])
-        return reminder.status
+            failure = exc
+            transaction.set_rollback(True)  # not sent after all: the row is as it was
+        else:
+            if provider_id != reminder.provider_id:  # an SMS provider's own id
+                reminder.provider_id = provider_id
+                reminder.save(update_fields=["provider_id"])
+    if failure is not None:
+        # The next message opens a fresh connection rather than use a broken one.
+        with contextlib.suppress(Exception):
+            mail_connection.close()
+        return _record_failure(reminder_id, failure)
+    return SendOutcome(Status.SENT)
+
+
+def _mark_sent(reminder: Reminder, now: datetime) -> bool:
+    """Mark the reminder sent, unless it was sent or cancelled meanwhile; False then.
+
+    One statement: updating the row also locks it until the transaction ends, so a copy of
+    this work waits here and then finds it sent. The caller sends the message before the
+    transaction commits (or rolls it back when sending fails): the row says sent exactly
+    when the message went. Written out rather than built through the queryset API for
+    every message, which cost more CPU than the rest of a send's database work.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    fields = {field.name: field for field in Reminder._meta.concrete_fields}
+    table = quote(Reminder._meta.db_table)
+    status, attempts, sent_at, provider, key = (
+        quote(str(fields[name].column))
+        for name in ("status", "attempts", "sent_at", "provider_id", "id")
+    )
+    provider_id = _provider_id_before_sending(reminder)
+    # Names from the model, never from input; the values are parameters.
+    sql = (
+        f"UPDATE {table} SET {status} = %s, {attempts} = {attempts} + 1, "  # noqa: S608
+        f"{sent_at} = %s, {provider} = %s WHERE {key} = %s AND {status} IN (%s, %s)"
+    )
+    params = [
+        Status.SENT.value,
+        fields["sent_at"].get_db_prep_save(now, connection),
+        provider_id,
+        reminder.pk,
+        Status.PENDING.value,
+        Status.SENDING.value,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount != 1:
+            return False
+    reminder.status, reminder.sent_at, reminder.provider_id = Status.SENT, now, provider_id
+    return True
+
+
+def _settle(reminder_id: int, **changes: object) -> SendOutcome:
+    """Cancel the reminder, or put it back to pending, unless it was finished meanwhile."""
+    with transaction.atomic():
+        reminder = Reminder.objects.select_for_update().filter(pk=reminder_id).first()
+        if reminder is None:
+            return SendOutcome("missing")
+        if reminder.status not in FINISHED:
+            for name, value in changes.items():
+                setattr(reminder, name, value)
+            reminder.save(update_fields=list(changes))
+        return SendOutcome(reminder.status)
+
+
+def _record_failure(reminder_id: int, exc: Exception) -> SendOutcome:
+    """Count a failed delivery (committed, so the attempts add up); after ``MAX_ATTEMPTS``
+    the row is failed, otherwise the failure is reported for a retry."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    with transaction.atomic():
+        reminder = Reminder.objects.select_for_update().filter(pk=reminder_id).first()
+        if reminder is None:
+            return SendOutcome("missing")
+        if reminder.status in FINISHED:  # a copy of this work got it through meanwhile
+            return SendOutcome(reminder.status)
+        reminder.attempts += 1
+        reminder.last_error = error
+        reminder.status = Status.FAILED if reminder.attempts >= MAX_ATTEMPTS else Status.SENDING
+        reminder.save(update_fields=["attempts", "last_error", "status"])
+    if reminder.status == Status.FAILED:
+        logger.error("reminder %s failed for good: %s", reminder_id, error)
+        return SendOutcome(reminder.status)
+    return SendOutcome(reminder.status, error=error)
+
+
+def _status_of(reminder_id: int) -> str:
+    status = Reminder.objects.filter(pk=reminder_id).values_list("status", flat=True).first()
+    return status or "missing"
+
+
+def _provider_id_before_sending(reminder: Reminder) -> str:
+    """An email is known by its idempotency key; an SMS by the id its provider gives it."""
+    if reminder.channel == Reminder.Channel.EMAIL:
+        return f"email:{reminder.idempotency_key}"
+    return ""
 
 
 def _after_quiet_hours(now: datetime) -> datetime | None:
@@ -463,8 +645,7 @@ def _after_quiet_hours(now: datetime) -> datetime | None:
     return None
 
 
-def _no_longer_relevant(reminder: Reminder) -> str:
-    preference = preference_for(reminder.patient)
+def _no_longer_relevant(reminder: Reminder, preference: ReminderPreference) -> str:
     if reminder.kind in preference.unsubscribed_kinds:
         return "Unsubscribed"
     appointment = reminder.appointment
@@ -496,7 +677,7 @@ def _no_longer_relevant(reminder: Reminder) -> str:
     return ""
 
 
-def _deliver(reminder: Reminder) -> str:
+def _deliver(reminder: Reminder, *, mail_connection: BaseEmailBackend | None = None) -> str:
     context = _message_context(reminder)
     if reminder.channel == Reminder.Channel.SMS:
         text = render_to_string("aftercare/reminders/sms.txt", context).strip()
@@ -509,6 +690,7 @@ def _deliver(reminder: Reminder) -> str:
         body=body,
         to=[reminder.patient.user.email],
         headers={"X-Veinline-Reminder": reminder.idempotency_key},
+        connection=mail_connection,
     )
     message.attach_alternative(html, "text/html")
     if reminder.kind == Kind.APPOINTMENT_CONFIRMATION and reminder.appointment is not None:
@@ -521,7 +703,7 @@ def _deliver(reminder: Reminder) -> str:
         except ImportError:  # pragma: no cover - the calendar module is optional here
             pass
     message.send()
-    return f"email:{reminder.idempotency_key}"
+    return _provider_id_before_sending(reminder)
 
 
 def _unsigned_consent_url(appointment: Appointment, site: str) -> str:

@@ -1,4 +1,5 @@
-"""Clinic-wide Celery tasks: a heartbeat for beat and a ping for round-trip checks."""
+"""Clinic-wide Celery tasks: a heartbeat for beat, a ping for round-trip checks, and a
+no-op for benchmarks."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def heartbeat() -> str:
 def ping(token: str) -> str:
     """Echo a token back: proves a message went through the broker to a worker."""
     return f"pong:{token}"
+
+
+@shared_task(name="clinic.tasks.noop", ignore_result=True)
+def noop() -> None:
+    """Does nothing: a task's cost to the broker and the worker alone, the ceiling that
+    benchmarks compare real tasks with (bench/reminders_dispatch.py)."""

@@ -142,6 +142,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "DB_CONNECT_TIMEOUT", 5
     )
 
+# Celery workers keep their database connection between tasks for this many seconds
+# (checked before the first query of each task), instead of opening one for every task;
+# 0 closes it after every task. Web processes use DB_CONN_MAX_AGE. Applied by
+# clinic/celery.py when a worker starts.
+WORKER_DB_CONN_MAX_AGE = env_int("WORKER_DB_CONN_MAX_AGE", 300)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users and login ----------------------------------------------------------
@@ -226,6 +232,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "veinline")
+# Celery's Django fixup closes the database connection around every task unless this is
+# set; with persistent worker connections it only recycles them every this many tasks, and
+# clinic/celery.py closes them by age and on errors as Django does after a request.
+CELERY_DB_REUSE_MAX = 1000 if WORKER_DB_CONN_MAX_AGE > 0 else None
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "clinic.tasks.heartbeat",
@@ -273,6 +283,18 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "aftercare.sms.ConsoleSmsBackend")
 # A reminder claimed for sending but not sent within this time is claimed again.
 REMINDER_STALE_CLAIM_SECONDS = env_int("REMINDER_STALE_CLAIM_SECONDS", 600)
+# Reminders handed to the worker in one task (each still locked and sent on its own), and how
+# long one task may go on sending before it passes the rest to a new task (below the soft
+# time limit, so a slow mail server never has a batch stopped in the middle).
+REMINDER_SEND_BATCH_SIZE = env_int("REMINDER_SEND_BATCH_SIZE", 50)
+REMINDER_SEND_BATCH_SECONDS = env_int("REMINDER_SEND_BATCH_SECONDS", 30)
+if not 0 < REMINDER_SEND_BATCH_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "REMINDER_SEND_BATCH_SECONDS must be above 0 and below the task soft time limit "
+        f"({CELERY_TASK_SOFT_TIME_LIMIT} s)."
+    )
+if REMINDER_SEND_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("REMINDER_SEND_BATCH_SIZE must be at least 1.")
 
 # --- Booking rules (hours/days; the clinic may change them per deployment) -----------------
 BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 24)

@@ -3,6 +3,7 @@
 - The broker down: booking still works at once and writes its reminder rows; a dispatcher
   run fails fast; once the broker is back every due reminder is sent exactly once.
 - Two dispatchers at once over 200 due reminders: each is sent exactly once.
+- The same batch sent twice at once (a redelivered task): each is sent exactly once.
 - A worker killed (SIGKILL) while sending: the reminder is sent later, exactly once.
 
 The worker tests need PostgreSQL (the worker process reads the rows the test commits) and
@@ -191,6 +192,37 @@ def test_two_dispatchers_at_once_send_each_reminder_once(reference_data):
     assert statuses(ids) == {"sent": 200}
 
 
+def test_the_same_batch_sent_twice_at_once_sends_each_reminder_once(reference_data):
+    """A batch delivered twice (redelivery) running at the same time as its copy: one
+    sender waits for each row lock, then finds the reminder sent."""
+    ids = make_due(100)
+    assert sorted(services.reminders_claim_due(limit=1000)) == sorted(ids)
+    outcomes: list[dict] = [{}, {}]
+    barrier = threading.Barrier(2)
+
+    def sender(n: int, order: list[int]) -> None:
+        barrier.wait()
+        try:
+            outcomes[n] = services.reminders_send(reminder_ids=order)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=sender, args=(0, ids)),
+        threading.Thread(target=sender, args=(1, ids[::-1])),  # they meet in the middle
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(outcome.status == "sent" for o in outcomes for outcome in o.values())
+    assert len(outcomes[0]) == len(outcomes[1]) == 100
+    assert len(mail.outbox) == 100
+    assert len({m.extra_headers["X-Veinline-Reminder"] for m in mail.outbox}) == 100
+    assert statuses(ids) == {"sent": 100}
+    assert set(Reminder.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+
+
 def test_completing_a_session_is_fast_with_the_broker_down(
     reference_data, course, schedule, nurse, sign_consent
 ):
@@ -290,7 +322,7 @@ def test_a_worker_killed_while_sending_sends_later_exactly_once(reference_data, 
     worker = Worker(queue, child_env(mail_dir, SLOW_EMAIL_SECONDS="3"))
     try:
         assert dispatch_due_reminders(queue=queue) == 1
-        assert wait_until(lambda: worker.saw("Task aftercare.tasks.send_reminder"), 30)
+        assert wait_until(lambda: worker.saw("Task aftercare.tasks.send_reminders"), 30)
         time.sleep(1.0)  # inside the slow send
         worker.kill_pool_child()
         assert wait_until(lambda: statuses(ids) == {"sent": 1}, 60), (

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from clinic.celery import app
-from clinic.tasks import heartbeat, ping
+from clinic.tasks import heartbeat, noop, ping
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +29,10 @@ def test_celery_settings_are_safe_for_redelivery():
 
 def test_heartbeat_runs_in_process():
     assert heartbeat.apply().get()
+
+
+def test_the_noop_task_does_nothing():
+    assert noop.apply().get() is None
 
 
 @pytest.mark.broker

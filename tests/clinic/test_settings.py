@@ -41,11 +41,27 @@ CLEARED = (
 )
 
 
-def load_settings(module: str, **env: str) -> subprocess.CompletedProcess[str]:
+PRINT_DELIVERY_SETTINGS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "batch_size": settings.REMINDER_SEND_BATCH_SIZE,
+    "batch_seconds": settings.REMINDER_SEND_BATCH_SECONDS,
+    "worker_conn_max_age": settings.WORKER_DB_CONN_MAX_AGE,
+    "db_reuse_max": settings.CELERY_DB_REUSE_MAX,
+    "web_conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+}))
+"""
+
+
+def load_settings(
+    module: str, script: str = PRINT_SETTINGS, **env: str
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in CLEARED}
     clean.update(env, DJANGO_SETTINGS_MODULE=module)
     return subprocess.run(
-        [sys.executable, "-c", PRINT_SETTINGS],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -103,3 +119,44 @@ def test_a_malformed_boolean_is_refused_not_guessed(value):
     result = load_settings("clinic.settings.dev", DJANGO_DEBUG=value)
     assert result.returncode != 0
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
+
+
+def test_reminder_batches_and_worker_connections_have_safe_defaults():
+    result = load_settings("clinic.settings.production", PRINT_DELIVERY_SETTINGS, SECRET_KEY="x")
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["batch_size"] == 50
+    assert 0 < values["batch_seconds"] < 60  # below the soft time limit
+    # Workers keep their connection (and Celery's fixup lets them); web requests do not.
+    assert values["worker_conn_max_age"] > 0
+    assert values["db_reuse_max"]
+    assert values["web_conn_max_age"] == 0
+
+
+def test_reminder_batches_and_worker_connections_come_from_the_environment():
+    result = load_settings(
+        "clinic.settings.dev",
+        PRINT_DELIVERY_SETTINGS,
+        REMINDER_SEND_BATCH_SIZE="20",
+        REMINDER_SEND_BATCH_SECONDS="10",
+        WORKER_DB_CONN_MAX_AGE="0",
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert (values["batch_size"], values["batch_seconds"]) == (20, 10)
+    assert (values["worker_conn_max_age"], values["db_reuse_max"]) == (0, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("REMINDER_SEND_BATCH_SECONDS", "60", "below the task soft time limit"),
+        ("REMINDER_SEND_BATCH_SECONDS", "0", "below the task soft time limit"),
+        ("REMINDER_SEND_BATCH_SIZE", "0", "at least 1"),
+        ("WORKER_DB_CONN_MAX_AGE", "long", "must be a whole number"),
+    ],
+)
+def test_unsafe_reminder_delivery_settings_are_refused(name, value, message):
+    result = load_settings("clinic.settings.dev", **{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
