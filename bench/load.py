@@ -983,7 +983,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument(
-        "--conn-max-age", type=int, default=0, help="DB_CONN_MAX_AGE (production default 0)"
+        "--conn-max-age", type=int, default=60, help="DB_CONN_MAX_AGE (production default 60)"
     )
     parser.add_argument(
         "--only", nargs="*", help="measure only targets whose name has one of these words"

@@ -127,10 +127,20 @@ def test_reminder_batches_and_worker_connections_have_safe_defaults():
     values = json.loads(result.stdout)
     assert values["batch_size"] == 50
     assert 0 < values["batch_seconds"] < 60  # below the soft time limit
-    # Workers keep their connection (and Celery's fixup lets them); web requests do not.
+    # Workers keep their connection (and Celery's fixup lets them), and so do production
+    # web processes, for a minute.
     assert values["worker_conn_max_age"] > 0
     assert values["db_reuse_max"]
-    assert values["web_conn_max_age"] == 0
+    assert values["web_conn_max_age"] == 60
+
+
+def test_web_processes_keep_their_connection_only_in_production():
+    development = load_settings("clinic.settings.dev", PRINT_DELIVERY_SETTINGS)
+    assert json.loads(development.stdout)["web_conn_max_age"] == 0
+    switched_off = load_settings(
+        "clinic.settings.production", PRINT_DELIVERY_SETTINGS, SECRET_KEY="x", DB_CONN_MAX_AGE="0"
+    )
+    assert json.loads(switched_off.stdout)["web_conn_max_age"] == 0
 
 
 def test_reminder_batches_and_worker_connections_come_from_the_environment():
