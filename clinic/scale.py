@@ -278,7 +278,8 @@ def _insert(model: type[models.Model], rows: list[Row], *, history: bool = False
         return []
     meta = model._meta
     pk = meta.pk
-    assert pk is not None  # noqa: S101 - every model here has one
+    if pk is None:  # every model here has one
+        raise RuntimeError(f"{meta.label} has no primary key")
     unknown = set(rows[0]) - {f.attname for f in meta.concrete_fields} - {HISTORY_DATE}
     if unknown:
         raise ScaleError(f"{meta.label} has no field {', '.join(sorted(unknown))}.")
@@ -359,7 +360,8 @@ def _bulk_create(model: type[models.Model], rows: list[Row], *, history: bool) -
     with _own_timestamps(model):
         made = model._default_manager.bulk_create(objs, batch_size=BATCH)
     meta = model._meta
-    assert meta.pk is not None  # noqa: S101
+    if meta.pk is None:
+        raise RuntimeError(f"{meta.label} has no primary key")
     for row, obj in zip(rows, made, strict=True):
         if obj.pk is None:
             raise ScaleError("This database does not return the keys of bulk inserts.")
@@ -891,7 +893,7 @@ class _Planner:
 
     def __init__(self, *, sizes: Sizes, seed: int, now: datetime, catalogue: _Catalogue) -> None:
         self.sizes = sizes
-        self.rng = random.Random(seed)  # noqa: S311 - made-up data, not security
+        self.rng = random.Random(seed)  # noqa: S311 (made-up data, not security)  # nosec B311
         self.now = now.astimezone(UTC)
         self.zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
         self.today = self.now.astimezone(self.zone).date()
@@ -2225,7 +2227,7 @@ def _raw_delete(queryset: models.QuerySet[Any]) -> int:
     subquery, params = queryset.values("pk").query.sql_with_params()
     quote = connection.ops.quote_name
     sql = (
-        f"DELETE FROM {quote(model._meta.db_table)} "  # noqa: S608 - names from the models
+        f"DELETE FROM {quote(model._meta.db_table)} "  # noqa: S608 (names from the models)  # nosec B608
         f"WHERE {quote(model._meta.pk.column)} IN ({subquery})"
     )
     with connection.cursor() as cursor:
