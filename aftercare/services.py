@@ -82,11 +82,16 @@ def _schedule(
     kind: str,
     due_at: datetime,
     key: str,
+    preference: ReminderPreference | None = None,
     **about: object,
 ) -> list[Reminder]:
     """Create the reminder (email, and SMS where the patient asked for it) unless it exists
-    or the patient unsubscribed from the kind. Idempotent by key."""
-    preference = preference_for(patient)
+    or the patient unsubscribed from the kind. Idempotent by key.
+
+    Callers that make several reminders pass the patient's ``preference``, read once,
+    instead of one read per reminder."""
+    if preference is None:
+        preference = preference_for(patient)
     if kind in preference.unsubscribed_kinds:
         return []
     channels = [Reminder.Channel.EMAIL]
@@ -115,11 +120,13 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
         return
     stamp = appointment.start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M")
     base = f"appointment:{appointment.pk}"
+    preference = preference_for(appointment.patient)
     _schedule(
         patient=appointment.patient,
         kind=Kind.APPOINTMENT_CONFIRMATION,
         due_at=now,
         key=f"{base}:confirmation",
+        preference=preference,
         appointment=appointment,
     )
     for kind, before in (
@@ -133,6 +140,7 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
                 kind=kind,
                 due_at=due,
                 key=f"{base}:{kind}:{stamp}",
+                preference=preference,
                 appointment=appointment,
             )
 
@@ -218,6 +226,7 @@ def _plan_reminders(plan: AftercarePlan) -> None:
             kind=Kind.STOCKINGS_OFF,
             due_at=stockings_off,
             key=f"{base}:stockings_off",
+            preference=preference,
             plan=plan,
             day=plan.stockings_until,
         )
@@ -230,6 +239,7 @@ def _plan_reminders(plan: AftercarePlan) -> None:
                 kind=Kind.DAILY_WALK,
                 due_at=due,
                 key=f"{base}:walk:{day.isoformat()}",
+                preference=preference,
                 plan=plan,
                 day=day,
             )
@@ -245,7 +255,13 @@ def _plan_reminders(plan: AftercarePlan) -> None:
         due = local_moment(day, time(9, 0))
         if due > now:
             _schedule(
-                patient=patient, kind=kind, due_at=due, key=f"{base}:{kind}", plan=plan, day=day
+                patient=patient,
+                kind=kind,
+                due_at=due,
+                key=f"{base}:{kind}",
+                preference=preference,
+                plan=plan,
+                day=day,
             )
 
 

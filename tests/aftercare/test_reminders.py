@@ -7,6 +7,8 @@ from datetime import date, time, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from aftercare import services
 from aftercare.models import AftercarePlan, CourseFlag, Reminder
@@ -180,6 +182,36 @@ def test_completing_a_session_makes_the_aftercare_plan(course, schedule, nurse, 
     assert off.due_at == local(2026, 5, 10, 18)
     opens = Reminder.objects.get(plan=plan, kind=Kind.WINDOW_OPENS)
     assert opens.due_at == local(2026, 6, 1, 9)
+
+
+def preference_reads(queries: CaptureQueriesContext) -> int:
+    return sum(
+        1
+        for query in queries.captured_queries
+        if query["sql"].lstrip().startswith("SELECT")
+        and "aftercare_reminderpreference" in query["sql"]
+    )
+
+
+def test_the_reminder_preference_is_read_once_per_plan_not_per_reminder(
+    course, schedule, nurse, sign_consent
+):
+    """Completing a session makes about 30 reminders (a walk for every day until the next
+    window): the patient's preference is read once for all of them."""
+    with (
+        time_machine.travel(local(2026, 5, 4, 12), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        session = complete_session(course, schedule, nurse, sign_consent, local(2026, 5, 4, 10))
+    assert Reminder.objects.filter(plan__session=session).count() > 20
+    assert preference_reads(queries) <= 2  # the plan's, and the session booking's
+
+
+def test_the_reminder_preference_is_read_once_per_booking(frozen, open_clinic, patient):
+    with CaptureQueriesContext(connection) as queries:
+        appointment = book_consultation(patient, local(2026, 5, 8, 10))
+    assert Reminder.objects.filter(appointment=appointment).count() == 3
+    assert preference_reads(queries) == 1
 
 
 @pytest.mark.parametrize(
