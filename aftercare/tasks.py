@@ -21,7 +21,7 @@ RETRY_BACKOFF_MAX_SECONDS = 30 * 60
 
 @shared_task(name="aftercare.tasks.dispatch_due_reminders", ignore_result=True)
 def dispatch_due_reminders(
-    limit: int = 500, queue: str | None = None, batch_size: int | None = None
+    limit: int | None = None, queue: str | None = None, batch_size: int | None = None
 ) -> int:
     """Claim due reminders and hand them to ``send_reminders`` in batches (of
     ``REMINDER_SEND_BATCH_SIZE``). Run by beat every minute.
@@ -31,7 +31,7 @@ def dispatch_due_reminders(
     refuses a hand-over, the rows stay claimed and are claimed again after
     ``REMINDER_STALE_CLAIM_SECONDS``: nothing is lost.
     """
-    ids = services.reminders_claim_due(limit=limit)
+    ids = services.reminders_claim_due(limit=limit or settings.REMINDER_DISPATCH_LIMIT)
     size = max(1, batch_size or settings.REMINDER_SEND_BATCH_SIZE)
     for start in range(0, len(ids), size):
         # No retries here: with the broker down the beat run fails fast and the rows are

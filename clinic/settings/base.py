@@ -295,6 +295,11 @@ if not 0 < REMINDER_SEND_BATCH_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT:
     )
 if REMINDER_SEND_BATCH_SIZE < 1:
     raise ImproperlyConfigured("REMINDER_SEND_BATCH_SIZE must be at least 1.")
+# At most this many due reminders are claimed by one dispatch run (beat runs it every
+# minute): size it for the clinic's busiest minute, e.g. every walk reminder at 09:00.
+REMINDER_DISPATCH_LIMIT = env_int("REMINDER_DISPATCH_LIMIT", 5000)
+if REMINDER_DISPATCH_LIMIT < 1:
+    raise ImproperlyConfigured("REMINDER_DISPATCH_LIMIT must be at least 1.")
 
 # --- Booking rules (hours/days; the clinic may change them per deployment) -----------------
 BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 24)

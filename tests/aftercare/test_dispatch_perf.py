@@ -173,6 +173,18 @@ def test_dispatch_hands_the_claimed_reminders_out_in_batches():
     assert {call.kwargs["retry"] for call in publish.call_args_list} == {False}
 
 
+@override_settings(REMINDER_DISPATCH_LIMIT=3, REMINDER_SEND_BATCH_SIZE=50)
+def test_one_dispatch_run_claims_at_most_the_configured_number():
+    ids = claimed(5)
+    Reminder.objects.filter(pk__in=ids).update(status="pending")
+    with mock.patch.object(tasks.send_reminders, "apply_async") as publish:
+        assert tasks.dispatch_due_reminders() == 3
+        assert tasks.dispatch_due_reminders() == 2  # the rest on the next run
+    assert sorted(sum((call.kwargs["args"][0] for call in publish.call_args_list), [])) == sorted(
+        ids
+    )
+
+
 @override_settings(REMINDER_SEND_BATCH_SECONDS=0)
 def test_a_batch_out_of_time_passes_the_rest_to_a_new_task():
     ids = claimed(3)

@@ -163,6 +163,7 @@ def test_reminder_batches_and_worker_connections_come_from_the_environment():
         ("REMINDER_SEND_BATCH_SECONDS", "60", "below the task soft time limit"),
         ("REMINDER_SEND_BATCH_SECONDS", "0", "below the task soft time limit"),
         ("REMINDER_SEND_BATCH_SIZE", "0", "at least 1"),
+        ("REMINDER_DISPATCH_LIMIT", "0", "REMINDER_DISPATCH_LIMIT must be at least 1"),
         ("WORKER_DB_CONN_MAX_AGE", "long", "must be a whole number"),
     ],
 )
