@@ -177,7 +177,10 @@ def patient_booking_facts(
         ).select_related("consultant__user")
         if course is not None:
             courses = courses.filter(pk=course.pk)
-        for found in courses.order_by("created_at"):
+        # The oldest open course of each treatment; courses made in the same instant are
+        # taken in the order they were made (id), so the choice never depends on the
+        # database's row order.
+        for found in courses.order_by("created_at", "pk"):
             open_courses.setdefault(found.treatment_id, found)
     return PatientBookingFacts(upcoming, has_completed, open_courses)
 
