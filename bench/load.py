@@ -658,6 +658,11 @@ def get_targets(
     return [
         GetTarget("bare view (no database)", [("/bench/bare/", base_headers())], b'"ok": true'),
         GetTarget(
+            "signed-in floor (session + user only)",
+            [("/bench/signed-in/", base_headers(key)) for key in browsing],
+            b'"view": "signed-in"',
+        ),
+        GetTarget(
             f"booking page: month ({people.month:%Y-%m})",
             [(month_path, base_headers(key)) for key in browsing],
             b'data-testid="free-day"',

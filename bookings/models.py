@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -89,6 +91,16 @@ class Appointment(models.Model):
     def __str__(self) -> str:
         when = timezone.localtime(self.start)
         return f"{self.treatment} for {self.patient} at {when:%Y-%m-%d %H:%M}"
+
+    # The times as read from the database, so that moving an appointment also refreshes
+    # the cached free times of the days it leaves (bookings.slot_cache).
+    _loaded_times: tuple[datetime | None, datetime | None] | None = None
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):  # type: ignore[no-untyped-def,override]
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_times = (instance.__dict__.get("start"), instance.__dict__.get("end"))
+        return instance
 
     @property
     def kind(self) -> str:

@@ -47,7 +47,7 @@ from patients.selectors import patient_for_user
 from treatments.models import Course, SessionRecord, Treatment
 
 from . import ics
-from .availability import BookingWindow, Slot, free_slots
+from .availability import BookingWindow, Slot
 from .feeds import calendar_feed_by_token, calendar_feed_for, calendar_feed_reset
 from .forms_patient import (
     DAY_HELP,
@@ -70,6 +70,7 @@ from .services import (
     price_for,
     waiting_list_join,
 )
+from .slot_cache import free_counts, free_slots
 
 logger = logging.getLogger(__name__)
 
@@ -337,7 +338,7 @@ class DayView:
 
 def _month_view(
     month: date,
-    slots: dict[date, list[Slot]],
+    counts: dict[date, int],
     *,
     day_url,
     month_url,
@@ -349,8 +350,8 @@ def _month_view(
         row = []
         for day in week:
             cell = DayCell(day=day, in_month=day.month == month.month)
-            if cell.in_month and slots.get(day):
-                cell.free = len(slots[day])
+            if cell.in_month and counts.get(day):
+                cell.free = counts[day]
                 cell.url = day_url(day)
             row.append(cell)
         weeks.append(row)
@@ -360,7 +361,7 @@ def _month_view(
         weeks=weeks,
         previous_url=month_url(previous) if previous >= lowest else "",
         next_url=month_url(following) if following <= highest else "",
-        free_days=sum(1 for day, found in slots.items() if found and day.month == month.month),
+        free_days=sum(1 for day, free in counts.items() if free and day.month == month.month),
     )
 
 
@@ -446,8 +447,8 @@ def calendar(request: HttpRequest, key: str) -> HttpResponse:
         )
     lengths = _lengths(treatment)
     day_url, month_url, _ = _calendar_urls(option, minutes, lengths)
-    slots = (
-        free_slots(
+    counts = (
+        free_counts(
             treatment=treatment,
             minutes=minutes,
             first_day=max(month, first_allowed),
@@ -460,7 +461,7 @@ def calendar(request: HttpRequest, key: str) -> HttpResponse:
         else {}
     )
     view = _month_view(
-        month, slots, day_url=day_url, month_url=month_url, lowest=lowest, highest=highest
+        month, counts, day_url=day_url, month_url=month_url, lowest=lowest, highest=highest
     )
     length_links = [
         (
@@ -1030,7 +1031,7 @@ def _reschedule_page(
             )
     month_view = _month_view(
         month,
-        search(month, _month_end(month)),
+        {day: len(slots) for day, slots in search(month, _month_end(month)).items()},
         day_url=lambda d: _with_query(reschedule_url, day=d.isoformat()),
         month_url=lambda m: _with_query(reschedule_url, month=f"{m:%Y-%m}"),
         lowest=lowest,

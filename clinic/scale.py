@@ -66,6 +66,7 @@ from django.db.models import Q
 from simple_history.utils import get_history_manager_for_model
 
 from aftercare.models import AftercarePlan, CheckIn, CourseFlag, Reminder, ReminderPreference
+from bookings import slot_cache
 from bookings.models import Appointment, CalendarFeed, WaitingListEntry
 from patients.models import AccountClosureRequest, Patient, RecordAccess, Screening
 from treatments.models import (
@@ -2353,6 +2354,8 @@ def seed_scale(
                     scale_data_delete(log=log)
                 plan = _plan(sizes=sizes, seed=seed, now=now, report=report, log=log)
                 _Writer(plan, report, log).write()
+                # COPY passes no signal: the cached free times are forgotten on commit.
+                transaction.on_commit(slot_cache.forget_all)
     except IntegrityError as error:
         raise ScaleError(f"The database refused the data: {error}") from error
     _vacuum_analyze(report, log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from clinic.models import StaffMember
@@ -15,6 +16,14 @@ from .factories import (
     NurseFactory,
     PatientFactory,
 )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the database is rolled back after every test,
+    and what was cached from it must go too (free times, log-in limits)."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture

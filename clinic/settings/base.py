@@ -360,6 +360,13 @@ CACHES = {
     )
 }
 
+# Free times are kept in the cache between searches (bookings/slot_cache.py) for this many
+# seconds at most; every booking or change refreshes the days it touches at once. Only with
+# a shared cache: a cache of one process would not hear of another process's bookings.
+SLOT_CACHE_SECONDS = env_int(
+    "SLOT_CACHE_SECONDS", 300 if CACHES["default"]["BACKEND"].endswith("RedisCache") else 0
+)
+
 # Content-Security-Policy: our own scripts and styles only; no inline script anywhere.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -19,3 +19,6 @@ SMS_BACKEND = "aftercare.sms.MemorySmsBackend"
 # two-factor authentication itself turn this on (tests/clinic/test_two_factor.py).
 STAFF_TWO_FACTOR_REQUIRED = False
 SESSION_ENGINE = "tests.support.sessions"
+# The suite runs in one process per worker, so the slot cache is safe with its local
+# cache, and every booking test goes through it (tests/conftest.py empties it per test).
+SLOT_CACHE_SECONDS = 300

@@ -400,3 +400,17 @@ def test_postgresql_exclusion_constraints_hold_the_data() -> None:
             consultant=taken.consultant,
             room=taken.room,
         )
+
+
+def test_free_times_cached_before_the_load_are_forgotten(django_capture_on_commit_callbacks):
+    """COPY sends no signal: without this the booking pages would show the free times of
+    the clinic as it was before the load until the cache expired."""
+    from django.core.cache import cache
+
+    from bookings import slot_cache
+
+    slot_cache.forget_all()
+    before = cache.get(slot_cache._CLINIC_TOKEN)
+    with django_capture_on_commit_callbacks(execute=True):
+        seed()
+    assert cache.get(slot_cache._CLINIC_TOKEN) not in (None, before)
