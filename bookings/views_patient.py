@@ -304,6 +304,21 @@ class DayCell:
     free: int = 0
     url: str = ""
 
+    # The cell's words, made here once rather than by template filters for every cell of
+    # the month: the month page is the busiest page of the booking flow.
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
+
+    @property
+    def label(self) -> str:
+        times = "time" if self.free == 1 else "times"
+        return f"{self.day:%A} {self.day.day} {self.day:%B}: {self.free} free {times}"
+
+    @property
+    def nothing_free(self) -> str:
+        return f"{self.day.day} {self.day:%B}: nothing free"
+
 
 WEEKDAY_NAMES = [
     (day[:3], day)

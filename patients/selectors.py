@@ -46,7 +46,13 @@ def patient_for_user(*, user: User | AnonymousUser) -> Patient | None:
     screening comes in the same query (the dashboard and the questionnaire show it)."""
     if not user.is_authenticated:
         return None
-    return Patient.objects.select_related("user", "screening").filter(user=user).first()
+    # No ordering (one row at most) and no second copy of the user, who is already loaded:
+    # this runs on every page a patient opens.
+    found = list(Patient.objects.select_related("screening").filter(user=user).order_by()[:1])
+    if not found:
+        return None
+    found[0].user = user  # type: ignore[assignment]
+    return found[0]
 
 
 def screening_for_patient(*, patient: Patient) -> Screening | None:
