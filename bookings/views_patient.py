@@ -423,16 +423,23 @@ def _calendar_urls(option: BookingOption, minutes: int, lengths: list[int]):
     calendar_url = reverse("booking:calendar", args=[option.key])
     shown_minutes = minutes if len(lengths) > 1 else None
 
+    # Each address is reversed once and the day filled in: a month has 30 days and a day
+    # 30 times or more, and reversing is the dearer part.
+    placeholder = "2000-01-01"
+    # The day is the address's last part (a treatment's slug could look like a date).
+    day_head, day_tail = reverse("booking:day", args=[option.key, placeholder]).rsplit(
+        placeholder, 1
+    )
+    confirm_base = reverse("booking:confirm", args=[option.key])
+
     def day_url(day: date) -> str:
-        url = reverse("booking:day", args=[option.key, day.isoformat()])
-        return _with_query(url, minutes=shown_minutes)
+        return _with_query(f"{day_head}{day.isoformat()}{day_tail}", minutes=shown_minutes)
 
     def month_url(month: date) -> str:
         return _with_query(calendar_url, month=f"{month:%Y-%m}", minutes=shown_minutes)
 
     def confirm_url(slot: Slot) -> str:
-        url = reverse("booking:confirm", args=[option.key])
-        return _with_query(url, start=format_instant(slot.start), minutes=minutes)
+        return _with_query(confirm_base, start=format_instant(slot.start), minutes=minutes)
 
     return day_url, month_url, confirm_url
 
