@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = "veinline_bench"  # the only database this script creates or drops
 DB_SERVER = "postgres://postgres@127.0.0.1:5432"
 CACHE_URL = "redis://127.0.0.1:6379/12"
+BROKER_URL = "redis://127.0.0.1:6379/13"  # the benchmark's own: emptied at each run
 HOST = "127.0.0.1"
 WRK = "/usr/bin/wrk"
 LUA_SCRIPT = ROOT / "bench" / "wrk" / "requests.lua"
@@ -601,6 +602,50 @@ def gunicorn(args: argparse.Namespace, port: int) -> Iterator[subprocess.Popen[b
         stop_process_group(process)
 
 
+@contextmanager
+def celery_worker(args: argparse.Namespace) -> Iterator[subprocess.Popen[bytes] | None]:
+    """The clinic's Celery worker (prefork, ``--celery-concurrency`` processes) on the
+    benchmark's own broker database, as production runs one beside the web server: what
+    the pages hand to it (emails) costs CPU on the same two cores. Beat is not run: its
+    minute's dispatch would only add noise to a 20-second figure."""
+    if args.no_worker:
+        yield None
+        return
+    from redis import Redis
+
+    Redis.from_url(BROKER_URL).flushdb()
+    shutil.rmtree(LOG_DIR / "mail", ignore_errors=True)
+    log_path = LOG_DIR / "celery.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "clinic",
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={args.celery_concurrency}",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        time.sleep(2)
+        if process.poll() is not None:
+            raise BenchError(f"The Celery worker stopped at start; see {log_path}")
+        yield process
+    finally:
+        stop_process_group(process)
+
+
 def wait_until_up(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -961,6 +1006,10 @@ def set_environment(args: argparse.Namespace) -> None:
             # Production keeps its cache in Redis (README); the benchmark's own db number.
             "CACHE_URL": CACHE_URL,
             "DB_CONN_MAX_AGE": str(args.conn_max_age),
+            # A Celery worker runs beside gunicorn as in production; emails go to files.
+            "CELERY_BROKER_URL": BROKER_URL,
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(LOG_DIR / "mail"),
         }
     )
 
@@ -985,6 +1034,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="mean seconds a booking user waits between bookings (0: none, the default)",
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (3)")
+    parser.add_argument(
+        "--celery-concurrency", type=int, default=1, help="Celery worker processes (1)"
+    )
+    parser.add_argument("--no-worker", action="store_true", help="run no Celery worker")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument(
@@ -1048,6 +1101,8 @@ def measure(args: argparse.Namespace, port: int, people: People) -> list[Figures
         for target in targets:
             if any(word.lower() in target.name.lower() for word in args.profile):
                 profile_target(target, args.profile_requests)
+        if any(word.lower() == "post" for word in args.profile) and people.booking:
+            profile_posts(prepare_bookings(args, port, people), args.profile_requests)
         return []
     figures = []
     with tempfile.TemporaryDirectory(prefix="veinline-load-") as folder:
@@ -1121,6 +1176,47 @@ def profile_target(target: GetTarget, count: int) -> None:
     print(f"{count} requests, {per_request:.1f} ms each with the profiler on")
 
 
+def profile_posts(bookings: list[Booking], count: int) -> None:
+    """Where a booking POST's time goes: ``count`` bookings made in this process, each by
+    its own patient, with the queries of the first and a profile of the rest."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=HOST)
+
+    def one(booking: Booking) -> None:
+        client.cookies.clear()
+        client.cookies.load(booking.cookies)
+        response = client.post(
+            booking.path,
+            booking.form,
+            headers={"User-Agent": USER_AGENT, "X-Forwarded-Proto": "https"},
+        )
+        if response.status_code != 302 or not BOOKED.search(response.get("Location", "")):
+            raise BenchError(f"POST {booking.path} answered {response.status_code}")
+
+    if len(bookings) < 2:
+        raise BenchError("Profiling needs at least two bookings (--posts).")
+    with CaptureQueriesContext(connection) as queries:
+        one(bookings[0])
+    sql_ms = sum(float(q["time"]) for q in queries.captured_queries) * 1000
+    print(f"\n=== booking POST: {len(queries.captured_queries)} queries, {sql_ms:.1f} ms in SQL")
+    for query in queries.captured_queries:
+        print(f"  {float(query['time']) * 1000:6.1f} ms  {query['sql'][:150]}")
+    rest = bookings[1 : count + 1]
+    started = time.perf_counter()
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    with profiler:
+        for booking in rest:
+            one(booking)
+    print(profiler.output_text(unicode=False, color=False))
+    per_request = (time.perf_counter() - started) / len(rest) * 1000
+    print(f"{len(rest)} bookings, {per_request:.1f} ms each with the profiler on")
+
+
 def print_report(
     args: argparse.Namespace, figures: list[Figures], people: People
 ) -> dict[str, Any]:
@@ -1180,7 +1276,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         port = free_port()
         try:
-            with gunicorn(args, port):
+            with celery_worker(args), gunicorn(args, port):
                 figures = measure(args, port, people)
         finally:
             for process in list(RUNNING):
