@@ -24,7 +24,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
@@ -48,6 +47,7 @@ from treatments.models import Course, SessionRecord, Treatment
 
 from . import ics
 from .availability import BookingWindow, Slot
+from .emails import email_after_commit
 from .feeds import calendar_feed_by_token, calendar_feed_for, calendar_feed_reset
 from .forms_patient import (
     DAY_HELP,
@@ -714,9 +714,7 @@ def confirm(request: HttpRequest, key: str) -> HttpResponse:
                 link = request.build_absolute_uri(
                     reverse("booking:appointment", args=[appointment.pk])
                 )
-                transaction.on_commit(
-                    lambda: send_appointment_email(appointment.pk, link, kind="booked")
-                )
+                email_after_commit(appointment.pk, link, kind="booked")
         except DomainError as error:
             if error.code == "conflict":
                 return _time_gone(request, option, error.message, start)
@@ -736,108 +734,6 @@ def confirm(request: HttpRequest, key: str) -> HttpResponse:
         {**context, "offer": offer, "form": form},
         status=400,
     )
-
-
-# --- the confirmation email ---------------------------------------------------------------
-
-
-def _email_body(appointment: Appointment, link: str, kind: str) -> tuple[str, str]:
-    when = timezone.localtime(appointment.start)
-    location = appointment.room.location
-    session = session_of(appointment)
-    what = appointment.treatment.name
-    if session is not None:
-        what = f"{what} (session {session.number} of {session.course.planned_sessions})"
-    when_text = f"{when:%A} {when.day} {when:%B %Y at %H:%M} ({appointment.minutes} minutes)"
-    name = appointment.patient.user.first_name or appointment.patient.full_name
-    if kind == "cancelled":
-        subject = f"Your appointment on {when:%A} {when.day} {when:%B} is cancelled"
-        opening = "Your appointment below is cancelled. The attached calendar file removes it "
-        opening += "from your calendar."
-    elif kind == "moved":
-        subject = f"Your appointment has moved to {when:%A} {when.day} {when:%B}"
-        opening = "Your appointment has moved. Here are the new details; the attached calendar "
-        opening += "file updates your calendar."
-    else:
-        subject = f"Your appointment on {when:%A} {when.day} {when:%B} is booked"
-        opening = "Thank you for booking with us. Here are the details; the attached calendar "
-        opening += "file adds the appointment to your calendar."
-    address = "\n".join(
-        f"  {line.strip()}" for line in location.address.splitlines() if line.strip()
-    )
-    lines = [
-        f"Dear {name},",
-        "",
-        opening,
-        "",
-        f"What:  {what}",
-        f"When:  {when_text}, UK time",
-        f"With:  {appointment.consultant.display_name}",
-        f"Where: {location.name}",
-        address,
-        "",
-    ]
-    if kind != "cancelled":
-        lines += [
-            "To see, move or cancel your appointment, go to:",
-            link,
-            f"You can change it online up to {settings.PATIENT_CHANGE_CUTOFF_HOURS} hours "
-            "before it starts; after that, please call the clinic"
-            + (f" on {location.phone}." if location.phone else "."),
-            "",
-        ]
-        if session is not None:
-            treatment = appointment.treatment
-            lines += [
-                "Before and after your session:",
-                "- Wear loose, comfortable clothes. After the treatment a nurse fits "
-                "compression stockings, which you wear for "
-                f"{treatment.stocking_days} days.",
-                f"- Please plan to walk for at least {treatment.discharge_walk_minutes} "
-                "minutes straight after the session, before you go home.",
-                f"- Walking for {treatment.daily_walk_minutes} minutes or more every day "
-                "helps your legs recover. You will get full aftercare advice on the day.",
-                "",
-            ]
-    lines += [
-        "If you feel unwell after treatment, call the clinic. In an emergency, call 999.",
-        "",
-        f"{settings.CLINIC_NAME}",
-    ]
-    return subject, "\n".join(lines)
-
-
-def send_appointment_email(pk: int, link: str, *, kind: str) -> None:
-    """Email the patient about their appointment, with its calendar file attached.
-
-    Runs after the booking is committed; a mail server that is down must not undo or
-    fail a booking that is already made, so a failure is logged, not raised."""
-    appointment = (
-        Appointment.objects.select_related(
-            "patient__user",
-            "treatment",
-            "room__location",
-            "consultant__user",
-            "session_record__course",
-        )
-        .filter(pk=pk)
-        .first()
-    )
-    if appointment is None or not appointment.patient.user.email:
-        return
-    subject, body = _email_body(appointment, link, kind)
-    message = EmailMultiAlternatives(
-        subject=subject, body=body, to=[appointment.patient.user.email]
-    )
-    message.attach(
-        f"appointment-{appointment.pk}.ics",
-        ics.appointment_ics(appointment, link=link),
-        "text/calendar",
-    )
-    try:
-        message.send()
-    except Exception:  # the booking stands; the page and the calendar file still work
-        logger.exception("Could not send the %s email for appointment %s", kind, pk)
 
 
 # --- the patient's appointments ---------------------------------------------------------
@@ -910,7 +806,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
                 appointment=line.appointment, reason=form.cleaned_data["reason"]
             )
             link = request.build_absolute_uri(reverse("booking:appointment", args=[pk]))
-            transaction.on_commit(lambda: send_appointment_email(pk, link, kind="cancelled"))
+            email_after_commit(pk, link, kind="cancelled")
     except DomainError as error:
         return _appointment_page(
             request,
@@ -1082,7 +978,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
                 appointment=line.appointment, start=form.cleaned_data["start"]
             )
             link = request.build_absolute_uri(reverse("booking:appointment", args=[pk]))
-            transaction.on_commit(lambda: send_appointment_email(pk, link, kind="moved"))
+            email_after_commit(pk, link, kind="moved")
     except DomainError as error:
         return _reschedule_page(
             request, line, status=_refusal_status(error, line.appointment), error=error.message

@@ -26,6 +26,19 @@ def _empty_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _appointment_emails_in_process(monkeypatch):
+    """Appointment emails go to the Celery worker in production. Here the task runs in
+    the test's own process when it is handed over, so that tests read ``mail.outbox``;
+    tests/bookings/test_appointment_email_task.py checks the hand-over itself."""
+    from bookings import tasks
+
+    def run_now(args=None, kwargs=None, **options):
+        return tasks.send_appointment_email.apply(args=args, kwargs=kwargs)
+
+    monkeypatch.setattr(tasks.send_appointment_email, "apply_async", run_now)
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD
