@@ -113,6 +113,38 @@ def _schedule(
     return made
 
 
+def _schedule_all(
+    *,
+    patient: Patient,
+    preference: ReminderPreference,
+    wanted: Sequence[tuple[str, datetime, str]],
+    **about: object,
+) -> None:
+    """Several reminders (kind, due, key) as ``_schedule`` makes them, in one insert: a
+    key already there (made before, or at the same moment by another process) is left as
+    it is, so running this twice makes each reminder once."""
+    rows = []
+    for kind, due_at, key in wanted:
+        if kind in preference.unsubscribed_kinds:
+            continue
+        channels = [Reminder.Channel.EMAIL]
+        if kind in preference.sms_kinds and patient.phone:
+            channels.append(Reminder.Channel.SMS)
+        rows += [
+            Reminder(
+                idempotency_key=f"{key}:{channel}",
+                patient=patient,
+                kind=kind,
+                channel=channel,
+                due_at=due_at,
+                **about,
+            )
+            for channel in channels
+        ]
+    if rows:
+        Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+
+
 def reminders_for_appointment(*, appointment: Appointment) -> None:
     """Confirmation now, then 48 hours and 2 hours before (only what is still ahead)."""
     now = timezone.now()
@@ -120,29 +152,20 @@ def reminders_for_appointment(*, appointment: Appointment) -> None:
         return
     stamp = appointment.start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M")
     base = f"appointment:{appointment.pk}"
-    preference = preference_for(appointment.patient)
-    _schedule(
-        patient=appointment.patient,
-        kind=Kind.APPOINTMENT_CONFIRMATION,
-        due_at=now,
-        key=f"{base}:confirmation",
-        preference=preference,
-        appointment=appointment,
-    )
+    wanted = [(Kind.APPOINTMENT_CONFIRMATION, now, f"{base}:confirmation")]
     for kind, before in (
         (Kind.APPOINTMENT_REMINDER_48H, timedelta(hours=48)),
         (Kind.APPOINTMENT_REMINDER_2H, timedelta(hours=2)),
     ):
         due = appointment.start - before
         if due > now:
-            _schedule(
-                patient=appointment.patient,
-                kind=kind,
-                due_at=due,
-                key=f"{base}:{kind}:{stamp}",
-                preference=preference,
-                appointment=appointment,
-            )
+            wanted.append((kind, due, f"{base}:{kind}:{stamp}"))
+    _schedule_all(
+        patient=appointment.patient,
+        preference=preference_for(appointment.patient),
+        wanted=wanted,
+        appointment=appointment,
+    )
 
 
 def reminders_move_for_appointment(*, appointment: Appointment) -> None:

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from aftercare import services
-from aftercare.models import AftercarePlan, CourseFlag, Reminder
+from aftercare.models import AftercarePlan, CourseFlag, Reminder, ReminderPreference
 from aftercare.sms import outbox as sms_outbox
 from bookings.services import appointment_book, appointment_cancel, appointment_reschedule
 from clinic.errors import DomainError
@@ -327,3 +327,28 @@ def test_the_walk_reminder_goes_out_at_nine_local_not_before(
         assert walk.pk in services.reminders_claim_due(limit=1000)
         assert services.reminder_send(reminder_id=walk.pk) == "sent"
     assert "walk" in mail.outbox[-1].subject.lower()
+
+
+def test_a_bookings_reminders_are_made_in_one_insert_and_only_once(frozen, open_clinic, patient):
+    """Made in one statement, not one query per reminder and channel; a second run (a
+    retried request, a reschedule back to the same time) adds nothing."""
+    from aftercare.services import reminders_for_appointment
+
+    ReminderPreference.objects.update_or_create(
+        patient=patient,
+        defaults={"sms_kinds": [Kind.APPOINTMENT_REMINDER_48H, Kind.APPOINTMENT_REMINDER_2H]},
+    )
+    patient.phone = "07700 900123"
+    patient.save(update_fields=["phone"])
+    with CaptureQueriesContext(connection) as queries:
+        appointment = book_consultation(patient, local(2026, 5, 8, 10))
+    made = Reminder.objects.filter(appointment=appointment)
+    assert made.count() == 5  # confirmation by email; 48 h and 2 h by email and SMS
+    inserts = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith("INSERT") and 'INTO "aftercare_reminder" (' in q["sql"]
+    ]
+    assert len(inserts) == 1
+    reminders_for_appointment(appointment=appointment)
+    assert Reminder.objects.filter(appointment=appointment).count() == 5
