@@ -7,11 +7,11 @@ constraints, row locks) are built on top of these in the booking engine.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from aftercare import services as aftercare
@@ -22,6 +22,9 @@ from treatments.models import Course, Price, SessionRecord, Treatment
 
 from .availability import Slot
 from .models import Appointment, Payer, WaitingListEntry
+
+if TYPE_CHECKING:
+    from .selectors import BookingOption
 
 Status = Appointment.Status
 
@@ -73,19 +76,29 @@ def appointment_check_clashes(
     patient: Patient,
     exclude_pk: int | None = None,
 ) -> None:
-    """Nobody and nothing is in two places at once. Back-to-back is fine."""
-    overlapping = Appointment.objects.filter(status__in=HOLDS_TIME, start__lt=end, end__gt=start)
+    """Nobody and nothing is in two places at once. Back-to-back is fine.
+
+    One query for every overlapping appointment of these people, room and patient; the
+    first clash found is named in this order: consultant, nurse, room, patient."""
+    people = [consultant.pk] + ([nurse.pk] if nurse is not None else [])
+    overlapping = Appointment.objects.filter(
+        Q(consultant_id__in=people) | Q(nurse_id__in=people) | Q(room=room) | Q(patient=patient),
+        status__in=HOLDS_TIME,
+        start__lt=end,
+        end__gt=start,
+    )
     if exclude_pk is not None:
         overlapping = overlapping.exclude(pk=exclude_pk)
-    if overlapping.filter(consultant=consultant).exists():
+    rows = list(
+        overlapping.order_by().values_list("consultant_id", "nurse_id", "room_id", "patient_id")
+    )
+    if any(row[0] == consultant.pk for row in rows):
         raise DomainError(f"{consultant} already has an appointment at that time.", code="conflict")
-    if nurse is not None and (
-        overlapping.filter(nurse=nurse).exists() or overlapping.filter(consultant=nurse).exists()
-    ):
+    if nurse is not None and any(nurse.pk in (row[0], row[1]) for row in rows):
         raise DomainError(f"{nurse} already has an appointment at that time.", code="conflict")
-    if overlapping.filter(room=room).exists():
+    if any(row[2] == room.pk for row in rows):
         raise DomainError(f"{room.name} is already in use at that time.", code="conflict")
-    if overlapping.filter(patient=patient).exists():
+    if any(row[3] == patient.pk for row in rows):
         raise DomainError("The patient already has an appointment at that time.", code="conflict")
 
 
@@ -177,11 +190,16 @@ def _lock_resources(
 
 def price_for(*, treatment: Treatment, minutes: int, on: date) -> Price | None:
     """The price in force on a day: one for this length if there is one, else any length."""
-    prices = Price.objects.filter(
-        treatment=treatment, package_sessions__isnull=True, effective_from__lte=on
-    ).filter(Q(effective_until__isnull=True) | Q(effective_until__gte=on))
-    exact = prices.filter(minutes=minutes).order_by("-effective_from").first()
-    return exact or prices.filter(minutes__isnull=True).order_by("-effective_from").first()
+    # One query: the rows for this length come before those for any length.
+    return (
+        Price.objects.filter(
+            treatment=treatment, package_sessions__isnull=True, effective_from__lte=on
+        )
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gte=on))
+        .filter(Q(minutes=minutes) | Q(minutes__isnull=True))
+        .order_by(F("minutes").asc(nulls_last=True), "-effective_from")
+        .first()
+    )
 
 
 # A treatment session's appointment ends only through the session's own rules
@@ -289,8 +307,12 @@ def appointment_book(
     preauthorisation_code: str = "",
     music_request: str = "",
     by_staff: StaffMember | None = None,
+    option: BookingOption | None = None,
 ) -> Appointment:
     """Book a free slot: online by the patient (``by_staff`` None) or by staff for them.
+
+    ``option``: the rules' answer for this patient, treatment and course when the caller
+    has just worked it out (the booking page has, to show the page); read here otherwise.
 
     The rules of what a patient may book (consultation first, the course's plan and gap,
     a reassessment only after a session) come from ``bookings.selectors.booking_options``;
@@ -302,7 +324,12 @@ def appointment_book(
     from .selectors import booking_option_for
 
     online = by_staff is None
-    option = booking_option_for(patient=patient, treatment=treatment, course=course)
+    if (
+        option is None
+        or option.treatment.pk != treatment.pk
+        or (course is not None and (option.course is None or option.course.pk != course.pk))
+    ):
+        option = booking_option_for(patient=patient, treatment=treatment, course=course)
     if not option.allowed:
         raise DomainError(option.reason, code="not_allowed")
     if minutes not in (treatment.session_lengths or [minutes]):
@@ -349,9 +376,10 @@ def _book_slot(
 ) -> Appointment:
     from treatments.services import session_schedule
 
-    consultant = StaffMember.objects.get(pk=slot.consultant_id)
+    staff = StaffMember.objects.in_bulk([slot.consultant_id, slot.nurse_id or slot.consultant_id])
+    consultant = staff[slot.consultant_id]
+    nurse = staff[slot.nurse_id] if slot.nurse_id else None
     room = Room.objects.get(pk=slot.room_id)
-    nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
     if course is not None:
         if nurse is None:  # a treatment slot always has a nurse; never book one without
             raise DomainError("No nurse is free at that time.", code="taken")

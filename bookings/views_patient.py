@@ -710,6 +710,7 @@ def confirm(request: HttpRequest, key: str) -> HttpResponse:
                     payer=form.cleaned_data["payer"],
                     preauthorisation_code=form.cleaned_data["preauthorisation_code"],
                     music_request=form.cleaned_data["music_request"],
+                    option=option,
                 )
                 link = request.build_absolute_uri(
                     reverse("booking:appointment", args=[appointment.pk])

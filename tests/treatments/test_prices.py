@@ -65,6 +65,14 @@ def test_a_length_without_its_own_price_takes_the_any_length_price():
     assert price_for(treatment=reassessment, minutes=20, on=TODAY).minutes is None
 
 
+def test_a_lengths_own_price_wins_over_a_newer_any_length_price():
+    any_length = Price.objects.create(
+        treatment=micro(), minutes=None, amount=Decimal("199.00"), effective_from=TODAY
+    )
+    assert price_for(treatment=micro(), minutes=30, on=TODAY) == seeded_30()
+    assert price_for(treatment=micro(), minutes=25, on=TODAY) == any_length
+
+
 def test_no_price_before_the_list_starts():
     assert price_for(treatment=micro(), minutes=30, on=date(2025, 12, 31)) is None
 
