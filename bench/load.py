@@ -877,6 +877,10 @@ def book_in_turn(
     browser = Browser(port)
     try:
         gate.wait()
+        if pace.think:
+            # People do not all press "Book" in the same millisecond: each user starts
+            # somewhere in the first pause, as they would arrive.
+            time.sleep(pace.think * pause.uniform(0, 1))
         for booking in queue:
             if time.monotonic() > pace.stop_at:
                 break
