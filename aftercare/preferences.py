@@ -70,6 +70,49 @@ def _sms_copy_key(email_key: str) -> str:
     return f"{base}:{Channel.SMS}"
 
 
+def _sms_copies(patient: Patient, kinds: set[str]) -> None:
+    """An SMS copy of every email reminder of these kinds still waiting: new ones made,
+    copies cancelled earlier brought back. A fixed number of queries however many."""
+    waiting = {
+        _sms_copy_key(email.idempotency_key): email
+        for email in Reminder.objects.filter(
+            patient=patient, kind__in=kinds, channel=Channel.EMAIL, status=Status.PENDING
+        )
+    }
+    if not waiting:
+        return
+    existing = {
+        sms.idempotency_key: sms
+        for sms in Reminder.objects.filter(idempotency_key__in=list(waiting))
+    }
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                idempotency_key=key,
+                patient=patient,
+                kind=email.kind,
+                channel=Channel.SMS,
+                due_at=email.due_at,
+                appointment_id=email.appointment_id,
+                plan_id=email.plan_id,
+                waiting_entry_id=email.waiting_entry_id,
+                day=email.day,
+            )
+            for key, email in waiting.items()
+            if key not in existing
+        ],
+        ignore_conflicts=True,  # made meanwhile by another request: kept as it is
+    )
+    revived = []
+    for key, sms in existing.items():
+        if sms.status == Status.CANCELLED:
+            sms.status = Status.PENDING
+            sms.due_at = waiting[key].due_at
+            sms.last_error = ""
+            revived.append(sms)
+    Reminder.objects.bulk_update(revived, ["status", "due_at", "last_error"])
+
+
 @transaction.atomic
 def sms_kinds_set(*, patient: Patient, kinds: Iterable[str]) -> ReminderPreference:
     """Which kinds of reminder also come as a text message (needs a phone number)."""
@@ -89,28 +132,7 @@ def sms_kinds_set(*, patient: Patient, kinds: Iterable[str]) -> ReminderPreferen
 
     added = chosen - before
     if added:
-        waiting = Reminder.objects.filter(
-            patient=patient, kind__in=added, channel=Channel.EMAIL, status=Status.PENDING
-        )
-        for email in waiting:
-            sms, created = Reminder.objects.get_or_create(
-                idempotency_key=_sms_copy_key(email.idempotency_key),
-                defaults={
-                    "patient": patient,
-                    "kind": email.kind,
-                    "channel": Channel.SMS,
-                    "due_at": email.due_at,
-                    "appointment_id": email.appointment_id,
-                    "plan_id": email.plan_id,
-                    "waiting_entry_id": email.waiting_entry_id,
-                    "day": email.day,
-                },
-            )
-            if not created and sms.status == Status.CANCELLED:
-                sms.status = Status.PENDING
-                sms.due_at = email.due_at
-                sms.last_error = ""
-                sms.save(update_fields=["status", "due_at", "last_error"])
+        _sms_copies(patient, added)
     removed = before - chosen
     if removed:
         Reminder.objects.filter(

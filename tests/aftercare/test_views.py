@@ -513,6 +513,30 @@ def test_choosing_text_messages_adds_texts_to_pending_reminders(me, plan):
     assert services.preference_for(patient).sms_kinds == []
 
 
+def test_texts_turned_off_and_on_again_come_back_in_a_fixed_number_of_queries(me, plan):
+    """About 25 walk reminders wait: their text copies are made, and later brought back,
+    in a few queries, not one or two per reminder."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient = plan.patient
+    patient.phone = "07700 900123"
+    patient.save()
+    texts = Reminder.objects.filter(plan=plan, kind=Kind.DAILY_WALK, channel="sms")
+    with CaptureQueriesContext(connection) as made:
+        me.post(reverse("aftercare:preferences_sms"), {"kinds": ["daily_walk"]})
+    waiting = texts.filter(status="pending").count()
+    assert waiting > 20
+    me.post(reverse("aftercare:preferences_sms"), {})
+    assert not texts.filter(status="pending").exists()
+    with CaptureQueriesContext(connection) as revived:
+        me.post(reverse("aftercare:preferences_sms"), {"kinds": ["daily_walk"]})
+    assert texts.filter(status="pending").count() == waiting
+    assert texts.get(day=date(2026, 5, 20)).due_at == local(2026, 5, 20, 9)
+    assert len(made) <= 20
+    assert len(revived) <= 20
+
+
 def test_an_unknown_kind_is_refused(me):
     assert me.post(reverse("aftercare:preferences_sms"), {"kinds": ["spam"]}).status_code == 400
     assert me.post(reverse("aftercare:resubscribe"), {"kind": "spam"}).status_code == 400
