@@ -54,7 +54,12 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    # Reduced motion: Bootstrap then changes colours without a transition, so a check
+    # made just after a click (the contrast of a button being pressed) sees the colours
+    # people end up with, not a moment halfway through a fade.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", reduced_motion="reduce"
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
