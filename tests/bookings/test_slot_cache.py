@@ -23,7 +23,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -189,16 +189,22 @@ def apply(clinic: Clinic, step: tuple[Any, ...]) -> None:
         day, when, who, room, patient, status = args
         start = start_at(day, when)
         with_nurse = who >= 2
-        Appointment.objects.create(
-            patient=clinic.patients[patient],
-            treatment=clinic.micro if with_nurse else clinic.consultation,
-            start=start,
-            end=start + timedelta(minutes=30),
-            consultant=clinic.consultants[who % 2],
-            nurse=clinic.nurses[who % 2] if with_nurse else None,
-            room=clinic.rooms[room],
-            status=status,
-        )
+        try:
+            # PostgreSQL's exclusion constraints refuse a double booking: that change
+            # simply does not happen (a savepoint keeps the example's transaction usable).
+            with transaction.atomic():
+                Appointment.objects.create(
+                    patient=clinic.patients[patient],
+                    treatment=clinic.micro if with_nurse else clinic.consultation,
+                    start=start,
+                    end=start + timedelta(minutes=30),
+                    consultant=clinic.consultants[who % 2],
+                    nurse=clinic.nurses[who % 2] if with_nurse else None,
+                    room=clinic.rooms[room],
+                    status=status,
+                )
+        except IntegrityError:
+            pass
     elif kind == "cancel" and appointments:
         appointment = appointments[args[0] % len(appointments)]
         appointment.status = Status.CANCELLED
