@@ -25,6 +25,7 @@ from qsessions.models import Session
 
 from .models import User
 from .security import client_address, is_staff_user, over_limit, remember_devices
+from .sessions import end_sessions
 
 BACKUP_CODES = 10
 
@@ -204,16 +205,12 @@ def sessions_end(request: HttpRequest) -> HttpResponse:
         session_key=request.session.session_key
     )
     if key == "others":
-        ended = list(mine)
-        for session in ended:
-            session.delete()  # qsessions deletes through the model so the cache forgets it
-        messages.success(request, f"Signed out everywhere else ({len(ended)}).")
+        ended = end_sessions(mine)
+        messages.success(request, f"Signed out everywhere else ({ended}).")
     else:
-        session = mine.filter(session_key=key).first()
-        if session is None:
+        if not end_sessions(mine.filter(session_key=key)):
             messages.error(request, "That session has already ended.")
             return redirect("sessions_list")
-        session.delete()
         messages.success(request, "That session has ended.")
     return redirect("sessions_list")
 
@@ -228,10 +225,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)  # keeps this session (update_session_auth_hash)
-        for session in Session.objects.filter(user=self.request.user).exclude(
-            session_key=self.request.session.session_key
-        ):
-            session.delete()
+        end_sessions(
+            Session.objects.filter(user=self.request.user).exclude(
+                session_key=self.request.session.session_key
+            )
+        )
         return response
 
 

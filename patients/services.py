@@ -7,11 +7,13 @@ from datetime import date
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from qsessions.models import Session
 
 from clinic.errors import DomainError, PermissionRefused
 from clinic.models import StaffMember, User, normalise_email
 from clinic.roles import Role
 from clinic.services import user_set_roles
+from clinic.sessions import end_sessions
 
 from .models import AccountClosureRequest, Patient, RecordAccess, Screening
 
@@ -276,6 +278,9 @@ def _erase_personal_data(patient: Patient) -> None:
     user.set_unusable_password()
     user.is_active = False
     user.save(update_fields=["email", "password", "is_active"])
+    # Signed out everywhere; the sessions' rows and cached copies held the address and
+    # browser each was used from.
+    end_sessions(Session.objects.filter(user=user))
     for name, value in ERASED_PATIENT_FIELDS.items():
         setattr(patient, name, value)
     patient.save()
