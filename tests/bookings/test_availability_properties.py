@@ -64,6 +64,7 @@ from ..factories import (
     local,
     treatment,
 )
+from .reference_diary import ReferenceDiary, overlap
 
 pytestmark = pytest.mark.django_db
 M = TypeVar("M")
@@ -239,10 +240,6 @@ def _clock(quarters: int) -> time:
     return time(quarters // 4, 15 * (quarters % 4))
 
 
-def _overlap(a: datetime, b: datetime, c: datetime, d: datetime) -> bool:
-    return a < d and c < b
-
-
 @dataclass
 class Built:
     course: Course
@@ -306,7 +303,7 @@ def build(world, spec) -> Built:
             people.append(("staff", world.nurses[n].pk))
         if status != Status.CANCELLED:
             if any(
-                (kind, pk) == (k, q) and _overlap(start, end, s, e)
+                (kind, pk) == (k, q) and overlap(start, end, s, e)
                 for kind, pk in people
                 for k, q, s, e in held
             ):
@@ -434,16 +431,7 @@ class Rules:
         self.is_session = built.what.kind == Treatment.Kind.TREATMENT
         self.length = timedelta(minutes=built.minutes)
         self.buffer = timedelta(minutes=built.what.buffer_minutes)
-        self.hours = list(OpeningHours.objects.all())
-        self.closures = {(c.location_id, c.date) for c in Closure.objects.all()}
-        self.patterns = list(WorkingPattern.objects.all())
-        self.exceptions = list(StaffException.objects.all())
-        self.held = [
-            (a, timedelta(minutes=a.treatment.buffer_minutes))
-            for a in Appointment.objects.exclude(status=Status.CANCELLED).select_related(
-                "treatment"
-            )
-        ]
+        self.diary = ReferenceDiary.read()
         self.rooms = {room.pk: room for room in Room.objects.all()}
         self.staff = {member.pk: member for member in StaffMember.objects.all()}
         course = built.course
@@ -464,69 +452,27 @@ class Rules:
 
     def opening(self, location_id: int, start: datetime, end: datetime) -> bool:
         day = start.astimezone(LONDON).date()
-        if (location_id, day) in self.closures or (None, day) in self.closures:
+        if self.diary.is_closed(location_id, day):
             return False
-        for row in self.hours:
-            if row.location_id == location_id and row.weekday == day.weekday():
-                opens = local_instant(day, row.opens, LONDON)
-                closes = local_instant(day, row.closes, LONDON)
-                if opens and closes and opens <= start and end <= closes:
-                    return True
+        for opens_at, closes_at in self.diary.spans_on(location_id, day.weekday()):
+            opens = local_instant(day, opens_at, LONDON)
+            closes = local_instant(day, closes_at, LONDON)
+            if opens and closes and opens <= start and end <= closes:
+                return True
         return False
 
     def at_work(self, staff_id: int, location_id: int, start: datetime, end: datetime) -> bool:
-        day = start.astimezone(LONDON).date()
-        spans: list[tuple[datetime, datetime]] = [
-            (e.starts_at, e.ends_at)
-            for e in self.exceptions
-            if e.staff_id == staff_id
-            and e.kind == StaffException.Kind.EXTRA
-            and e.location_id == location_id
-        ]
-        for p in self.patterns:
-            if (
-                p.staff_id == staff_id
-                and p.location_id == location_id
-                and p.weekday == day.weekday()
-                and p.valid_from <= day
-                and (p.valid_until is None or day <= p.valid_until)
-            ):
-                begins = local_instant(day, p.starts, LONDON)
-                ends = local_instant(day, p.ends, LONDON)
-                assert begins and ends  # no change of the clocks in June
-                spans.append((begins, ends))
-        # Walk forward through the working spans from the start until the end is reached.
-        reached = start
-        for begins, ends in sorted(spans):
-            if begins <= reached < ends:
-                reached = ends
-        return reached >= end
+        return self.diary.at_work(staff_id, location_id, start, end)
 
     def on_leave(self, staff_id: int, start: datetime, end: datetime) -> bool:
-        return any(
-            e.staff_id == staff_id
-            and e.kind == StaffException.Kind.LEAVE
-            and _overlap(start, end, e.starts_at, e.ends_at)
-            for e in self.exceptions
-        )
+        return self.diary.on_leave(staff_id, start, end)
 
     def clashes(self, kind: str, pk: int, start: datetime, end: datetime, strict=True) -> bool:
-        """Another appointment holds this person, room or patient (with buffers)."""
-        held_until = end + self.buffer
-        for a, buffer in self.held:
-            holds = {
-                "staff": pk in (a.consultant_id, a.nurse_id),
-                "room": pk == a.room_id,
-                "patient": pk == a.patient_id,
-            }[kind]
-            if not holds:
-                continue
-            if kind == "patient" and not strict:
-                if _overlap(start, end, a.start, a.end):
-                    return True
-            elif _overlap(start, held_until, a.start, a.end + buffer):
-                return True
-        return False
+        """Another appointment holds this person, room or patient (with buffers; without
+        them for the patient unless ``strict``)."""
+        if kind == "patient" and not strict:
+            return self.diary.busy(kind, pk, start, end, buffers=False)
+        return self.diary.busy(kind, pk, start, end + self.buffer)
 
     def free_staff(self, pk: int, location_id: int, start: datetime, strict: bool) -> bool:
         end = start + self.length
@@ -593,13 +539,11 @@ class Rules:
         day = FIRST
         while day <= LAST:
             for location in self.world.locations:
-                if (location.pk, day) in self.closures or (None, day) in self.closures:
+                if self.diary.is_closed(location.pk, day):
                     continue
-                for row in self.hours:
-                    if row.location_id != location.pk or row.weekday != day.weekday():
-                        continue
-                    start = local_instant(day, row.opens, LONDON)
-                    closes = local_instant(day, row.closes, LONDON)
+                for opens_at, closes_at in self.diary.spans_on(location.pk, day.weekday()):
+                    start = local_instant(day, opens_at, LONDON)
+                    closes = local_instant(day, closes_at, LONDON)
                     assert start and closes  # no change of the clocks in June
                     while start + self.length <= closes:
                         if self.bookable(location.pk, start, strict):

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,7 @@ from ..factories import (
     local,
     treatment,
 )
+from .reference_diary import ReferenceDiary
 
 pytestmark = pytest.mark.django_db
 
@@ -200,9 +201,9 @@ def reference_slots(
         for place in rules.locations:
             if location is not None and place.pk != location.pk:
                 continue
-            if rules.is_closed(place.pk, day):
+            if rules.diary.is_closed(place.pk, day):
                 continue
-            for opens, closes in sorted(rules.spans_on(place.pk, day.weekday())):
+            for opens, closes in sorted(rules.diary.spans_on(place.pk, day.weekday())):
                 for start in rules.starts(day, opens, closes):
                     if start in found or not rules.in_window(start, window):
                         continue
@@ -217,34 +218,29 @@ def reference_slots(
 
 @dataclass
 class _Rules:
-    zone: ZoneInfo
+    """One search's side of the rules; the diary's side is ``ReferenceDiary``."""
+
+    diary: ReferenceDiary
     length: timedelta
     buffer: timedelta
     is_session: bool
     patient_id: int | None
     locations: list[Location]
-    hours: list[OpeningHours]
-    closures: set[tuple[int | None, date]]
     rooms: list[Room]
     consultants: list[StaffMember]
     nurses: list[StaffMember]
-    patterns: list[WorkingPattern]
-    exceptions: list[StaffException]
-    held: dict[tuple[str, int], list[tuple[datetime, datetime]]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, what: Treatment, minutes: int, patient, ignore_id) -> _Rules:
         is_session = what.kind == Treatment.Kind.TREATMENT
         staff = StaffMember.objects.filter(is_active=True).order_by("pk")
-        rules = cls(
-            zone=ZoneInfo(settings.CLINIC_TIME_ZONE),
+        return cls(
+            diary=ReferenceDiary.read(ignore_appointment_id=ignore_id),
             length=timedelta(minutes=minutes),
             buffer=timedelta(minutes=what.buffer_minutes),
             is_session=is_session,
             patient_id=patient.pk if patient else None,
             locations=list(Location.objects.filter(is_active=True).order_by("name", "pk")),
-            hours=list(OpeningHours.objects.all()),
-            closures={(c.location_id, c.date) for c in Closure.objects.all()},
             rooms=list(
                 Room.objects.filter(
                     is_active=True, kind=Kind.TREATMENT if is_session else Kind.CONSULTING
@@ -252,40 +248,20 @@ class _Rules:
             ),
             consultants=[s for s in staff if s.role == StaffMember.StaffRole.CONSULTANT],
             nurses=[s for s in staff if s.role == StaffMember.StaffRole.NURSE],
-            patterns=list(WorkingPattern.objects.all()),
-            exceptions=list(StaffException.objects.all()),
         )
-        for a in Appointment.objects.filter(status__in=HOLDS_TIME).select_related("treatment"):
-            if a.pk == ignore_id:
-                continue
-            until = a.end + timedelta(minutes=a.treatment.buffer_minutes)
-            for key in (("staff", a.consultant_id), ("staff", a.nurse_id), ("room", a.room_id)):
-                if key[1] is not None:
-                    rules.held.setdefault(key, []).append((a.start, until))  # type: ignore[arg-type]
-            rules.held.setdefault(("patient", a.patient_id), []).append((a.start, a.end))
-        return rules
-
-    def is_closed(self, location_id: int, day: date) -> bool:
-        return (location_id, day) in self.closures or (None, day) in self.closures
-
-    def spans_on(self, location_id: int, weekday: int) -> set[tuple[time, time]]:
-        return {
-            (h.opens, h.closes)
-            for h in self.hours
-            if h.location_id == location_id and h.weekday == weekday
-        }
 
     def starts(self, day: date, opens: time, closes: time) -> list[datetime]:
         """Wall-clock steps from opening; a time that does not exist is skipped, and the
         appointment must end by closing time (both must exist that day)."""
-        open_at, close_at = (local_instant(day, t, self.zone) for t in (opens, closes))
+        zone = self.diary.zone
+        open_at, close_at = (local_instant(day, t, zone) for t in (opens, closes))
         if open_at is None or close_at is None:
             return []
         out = []
         clock = datetime.combine(day, opens)
         step = timedelta(minutes=settings.BOOKING_SLOT_STEP_MINUTES)
         while clock < datetime.combine(day, closes):
-            instant = local_instant(day, clock.time(), self.zone)
+            instant = local_instant(day, clock.time(), zone)
             if instant is not None:
                 if instant + self.length > close_at:
                     break
@@ -296,63 +272,27 @@ class _Rules:
     def in_window(self, start: datetime, window: BookingWindow | None) -> bool:
         return window is None or window.earliest <= start <= window.latest
 
-    def busy(self, key: tuple[str, int], start: datetime, end: datetime) -> bool:
-        return any(s < end and e > start for s, e in self.held.get(key, []))
-
-    def at_work(self, staff_id: int, location_id: int, start: datetime, end: datetime) -> bool:
-        day = start.astimezone(self.zone).date()
-        spans = [
-            (e.starts_at, e.ends_at)
-            for e in self.exceptions
-            if e.staff_id == staff_id
-            and e.kind == StaffException.Kind.EXTRA
-            and e.location_id == location_id
-        ]
-        for p in self.patterns:
-            if (
-                p.staff_id == staff_id
-                and p.location_id == location_id
-                and p.weekday == day.weekday()
-                and p.valid_from <= day
-                and (p.valid_until is None or day <= p.valid_until)
-            ):
-                begins, ends = (local_instant(day, t, self.zone) for t in (p.starts, p.ends))
-                if begins is not None and ends is not None:
-                    spans.append((begins, ends))
-        reached = start  # walk along spans that join up until the end is covered
-        for begins, ends in sorted(spans):
-            if begins <= reached <= ends:
-                reached = max(reached, ends)
-        return reached >= end
-
-    def on_leave(self, staff_id: int, start: datetime, end: datetime) -> bool:
-        return any(
-            e.staff_id == staff_id
-            and e.kind == StaffException.Kind.LEAVE
-            and e.starts_at < end
-            and e.ends_at > start
-            for e in self.exceptions
-        )
-
     def free_staff(self, member: StaffMember, location_id: int, start: datetime) -> bool:
         end = start + self.length
         until = end + self.buffer
         return (
-            self.at_work(member.pk, location_id, start, end)
-            and not self.on_leave(member.pk, start, until)
-            and not self.busy(("staff", member.pk), start, until)
+            self.diary.at_work(member.pk, location_id, start, end)
+            and not self.diary.on_leave(member.pk, start, until)
+            and not self.diary.busy("staff", member.pk, start, until)
         )
 
     def team(self, location_id: int, start: datetime, consultant_id: int | None) -> Slot | None:
         end = start + self.length
         until = end + self.buffer
-        if self.patient_id is not None and self.busy(("patient", self.patient_id), start, end):
+        if self.patient_id is not None and self.diary.busy(
+            "patient", self.patient_id, start, end, buffers=False
+        ):
             return None
         room = next(
             (
                 r
                 for r in self.rooms
-                if r.location_id == location_id and not self.busy(("room", r.pk), start, until)
+                if r.location_id == location_id and not self.diary.busy("room", r.pk, start, until)
             ),
             None,
         )
