@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from . import ics
 from .models import Appointment
-from .selectors import session_of
+from .selectors import appointment_for_email, session_of
 
 logger = logging.getLogger(__name__)
 
@@ -91,17 +91,7 @@ def email_body(appointment: Appointment, link: str, kind: str) -> tuple[str, str
 
 def appointment_email(pk: int, link: str, *, kind: str) -> EmailMultiAlternatives | None:
     """The email about one appointment, or None when there is no one to send it to."""
-    appointment = (
-        Appointment.objects.select_related(
-            "patient__user",
-            "treatment",
-            "room__location",
-            "consultant__user",
-            "session_record__course",
-        )
-        .filter(pk=pk)
-        .first()
-    )
+    appointment = appointment_for_email(pk=pk)
     if appointment is None or not appointment.patient.user.email:
         return None
     subject, body = email_body(appointment, link, kind)

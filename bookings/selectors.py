@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Max
+from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
 from django.utils import timezone
 
+from clinic.models import StaffMember
 from patients.models import Patient
 from treatments.models import Course, SessionRecord, Treatment
 from treatments.selectors import local_day_bounds
@@ -37,6 +38,44 @@ def session_of(appointment: Appointment) -> SessionRecord | None:
         return appointment.session_record
     except ObjectDoesNotExist:
         return None
+
+
+def appointment_for_email(*, pk: int) -> Appointment | None:
+    """One appointment with all that its email and calendar file show: the patient and
+    their user, the treatment, the room and its location, the consultant and their user,
+    the session record and its course, and ``history_count`` (the file's SEQUENCE).
+
+    Two queries, three for a treatment session, instead of one query joining all ten
+    tables: PostgreSQL took longer to plan that join than these take to run altogether
+    (about 3.5 ms against 1 ms of the database's CPU per email on the benchmark data).
+    """
+    history = (
+        Appointment.history.model.objects.filter(id=OuterRef("pk"))
+        .order_by()
+        .values("id")
+        .annotate(n=Count("history_id"))
+        .values("n")
+    )
+    found = list(
+        Appointment.objects.filter(pk=pk)
+        .select_related("patient__user", "treatment", "room__location")
+        .annotate(history_count=Subquery(history, output_field=IntegerField()))
+        .order_by()[:1]
+    )
+    if not found:
+        return None
+    appointment = found[0]
+    appointment.consultant = StaffMember.objects.select_related("user").get(
+        pk=appointment.consultant_id
+    )
+    # Only a treatment session has a session record (a course is planned for a treatment):
+    # for anything else there is nothing to read.
+    session = None
+    if appointment.treatment.is_treatment:
+        session = SessionRecord.objects.filter(appointment_id=pk).select_related("course").first()
+    # What ``select_related`` would have left: the record, or the knowledge there is none.
+    Appointment.session_record.related.set_cached_value(appointment, session)
+    return appointment
 
 
 def diary_moves(appointment: Appointment) -> list[tuple[str, str]]:
@@ -123,6 +162,9 @@ class BookingOption:
     reason: str = ""
     course: Course | None = None
     earliest_day: date | None = None
+    # Whose answer this is, when it was worked out for one patient (``booking_option_for``):
+    # the booking service takes a ready answer only for that patient.
+    patient_id: int | None = None
 
     @property
     def key(self) -> str:
@@ -190,9 +232,12 @@ def booking_option_for(
 ) -> BookingOption:
     """The clinic's rules for what a patient may book (see ``booking_option_from``)."""
     if not treatment.is_active:
-        return BookingOption(treatment, False, f"{treatment} is not offered at the moment.")
-    facts = patient_booking_facts(patient=patient, treatments=[treatment], course=course)
-    return booking_option_from(treatment=treatment, facts=facts)
+        option = BookingOption(treatment, False, f"{treatment} is not offered at the moment.")
+    else:
+        facts = patient_booking_facts(patient=patient, treatments=[treatment], course=course)
+        option = booking_option_from(treatment=treatment, facts=facts)
+    option.patient_id = patient.pk
+    return option
 
 
 def booking_option_from(*, treatment: Treatment, facts: PatientBookingFacts) -> BookingOption:
@@ -262,6 +307,8 @@ def booking_options_among(*, patient: Patient, treatments: list[Treatment]) -> l
     last; the patient's facts are read once for all of them."""
     facts = patient_booking_facts(patient=patient, treatments=treatments)
     options = [booking_option_from(treatment=t, facts=facts) for t in treatments]
+    for option in options:
+        option.patient_id = patient.pk
     order: dict[str, int] = {Treatment.Kind.CONSULTATION: 0, Treatment.Kind.TREATMENT: 1}
     return sorted(options, key=lambda o: order.get(o.treatment.kind, 2))
 

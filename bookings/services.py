@@ -6,6 +6,7 @@ constraints, row locks) are built on top of these in the booking engine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,50 @@ def appointment_create(
     reassessments take any sensible length); a consultant, and for a treatment session
     also a nurse and a treatment room; nobody double-booked. Treatment sessions are
     booked through ``treatments.services.session_schedule``, which adds the course rules.
+
+    Only the ids of ``consultant``, ``nurse`` and ``room`` are used: they are read again
+    by the queries that lock them, and checked as they are then (see ``_lock_resources``).
     """
+    return appointment_create_in_transaction(
+        patient=patient,
+        treatment=treatment,
+        start=start,
+        minutes=minutes,
+        consultant=consultant,
+        room=room,
+        nurse=nurse,
+        music_request=music_request,
+        notes=notes,
+        payer=payer,
+        preauthorisation_code=preauthorisation_code,
+        booked_online=booked_online,
+    )
+
+
+def appointment_create_in_transaction(
+    *,
+    patient: Patient,
+    treatment: Treatment,
+    start: datetime,
+    minutes: int,
+    consultant: StaffMember,
+    room: Room,
+    nurse: StaffMember | None = None,
+    music_request: str = "",
+    notes: str = "",
+    payer: str = Payer.SELF_FUNDED,
+    preauthorisation_code: str = "",
+    booked_online: bool = False,
+) -> Appointment:
+    """``appointment_create`` for a caller that holds a transaction already and lets every
+    error out of it (``appointment_book``, ``session_schedule``): no savepoint of its own,
+    which saves two statements per booking.
+
+    A refusal raised here must leave the caller's transaction (or its savepoint) at once:
+    after a failed insert PostgreSQL accepts no further statement in it.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("appointment_create_in_transaction needs a transaction.")
     _require_aware(start)
     # Arithmetic in UTC: adding minutes to a local time adds wall-clock minutes, which is
     # wrong across a change of the clocks.
@@ -136,36 +180,43 @@ def appointment_create(
         raise DomainError(f"{treatment} is booked for {offered} minutes.")
     if not 5 <= minutes <= 240:
         raise DomainError("An appointment lasts between 5 minutes and 4 hours.")
+    end = start + timedelta(minutes=minutes)
+    team = _lock_resources(
+        consultant_id=consultant.pk,
+        nurse_id=nurse.pk if nurse is not None else None,
+        room_id=room.pk,
+        patient_id=patient.pk,
+    )
+    consultant, nurse, room = team.consultant, team.nurse, team.room
     appointment_validate_people_and_room(
         treatment=treatment, consultant=consultant, nurse=nurse, room=room
     )
-    end = start + timedelta(minutes=minutes)
-    _lock_resources(consultant=consultant, nurse=nurse, room=room, patient=patient)
     appointment_check_clashes(
         start=start, end=end, consultant=consultant, nurse=nurse, room=room, patient=patient
     )
     if payer == Payer.INSURED and not preauthorisation_code.strip():
         raise DomainError("An insured booking needs the insurer's pre-authorisation code.")
     price = price_for(treatment=treatment, minutes=minutes, on=timezone.localtime(start).date())
+    # No savepoint around the insert: a refusal leaves the caller's transaction, which
+    # rolls back (to its own savepoint when it is nested) as it goes.
     try:
-        with transaction.atomic():
-            appointment = Appointment.objects.create(
-                patient=patient,
-                treatment=treatment,
-                start=start,
-                end=end,
-                consultant=consultant,
-                nurse=nurse,
-                room=room,
-                music_request=music_request,
-                notes=notes,
-                payer=payer,
-                preauthorisation_code=preauthorisation_code.strip(),
-                price=price,
-                price_amount=price.amount if price else None,
-                price_currency=price.currency if price else "",
-                booked_online=booked_online,
-            )
+        appointment = Appointment.objects.create(
+            patient=patient,
+            treatment=treatment,
+            start=start,
+            end=end,
+            consultant=consultant,
+            nurse=nurse,
+            room=room,
+            music_request=music_request,
+            notes=notes,
+            payer=payer,
+            preauthorisation_code=preauthorisation_code.strip(),
+            price=price,
+            price_amount=price.amount if price else None,
+            price_currency=price.currency if price else "",
+            booked_online=booked_online,
+        )
     except IntegrityError as exc:  # PostgreSQL's exclusion constraints: a race was lost
         raise DomainError(TIME_TAKEN, code="conflict") from exc
     # The outbox rows go in with the booking: no broker is needed to book.
@@ -176,16 +227,44 @@ def appointment_create(
 TIME_TAKEN = "Sorry, that time was just taken. Please choose another."
 
 
+@dataclass(frozen=True)
+class Team:
+    """Who and where, as read under their row locks."""
+
+    consultant: StaffMember
+    nurse: StaffMember | None
+    room: Room
+
+
 def _lock_resources(
-    *, consultant: StaffMember, nurse: StaffMember | None, room: Room, patient: Patient
-) -> None:
+    *, consultant_id: int, nurse_id: int | None, room_id: int, patient_id: int
+) -> Team:
     """Row locks on everyone and everything the appointment needs, always in one order
     (staff by id, then the room, then the patient), so that two bookings for the same
-    people wait for each other instead of both passing the clash check."""
-    staff_ids = sorted({consultant.pk, *([nurse.pk] if nurse else [])})
-    list(StaffMember.objects.select_for_update().filter(pk__in=staff_ids).order_by("pk"))
-    list(Room.objects.select_for_update().filter(pk=room.pk))
-    list(Patient.objects.select_for_update().filter(pk=patient.pk))
+    people wait for each other instead of both passing the clash check.
+
+    The staff and the room come back from the locking queries themselves: the checks that
+    follow see them as they are while locked, and nobody reads them a second time."""
+    staff_ids = sorted({consultant_id, *([nurse_id] if nurse_id is not None else [])})
+    locked = StaffMember.objects.select_for_update().filter(pk__in=staff_ids).order_by("pk")
+    staff = {member.pk: member for member in locked}
+    rooms = list(Room.objects.select_for_update().filter(pk=room_id).order_by())
+    patients = list(
+        Patient.objects.select_for_update()
+        .filter(pk=patient_id)
+        .order_by()  # no join to the user for the default ordering: only the patient is locked
+        .values_list("pk", flat=True)
+    )
+    if consultant_id not in staff:
+        raise DomainError("Choose an active consultant.")
+    if nurse_id is not None and nurse_id not in staff:
+        raise DomainError("Choose an active nurse.")
+    if not rooms:
+        raise DomainError("Choose a room that is in use.")
+    if not patients:
+        raise DomainError("There is no such patient.")
+    nurse = staff[nurse_id] if nurse_id is not None else None
+    return Team(consultant=staff[consultant_id], nurse=nurse, room=rooms[0])
 
 
 def price_for(*, treatment: Treatment, minutes: int, on: date) -> Price | None:
@@ -312,7 +391,9 @@ def appointment_book(
     """Book a free slot: online by the patient (``by_staff`` None) or by staff for them.
 
     ``option``: the rules' answer for this patient, treatment and course when the caller
-    has just worked it out (the booking page has, to show the page); read here otherwise.
+    has just worked it out (``booking_option_for``: the booking page has, to show the
+    page); worked out here when there is none, or when it is for another patient,
+    treatment or course.
 
     The rules of what a patient may book (consultation first, the course's plan and gap,
     a reassessment only after a session) come from ``bookings.selectors.booking_options``;
@@ -326,6 +407,7 @@ def appointment_book(
     online = by_staff is None
     if (
         option is None
+        or option.patient_id != patient.pk
         or option.treatment.pk != treatment.pk
         or (course is not None and (option.course is None or option.course.pk != course.pk))
     ):
@@ -374,16 +456,17 @@ def _book_slot(
     music_request: str,
     booking: dict[str, Any],
 ) -> Appointment:
-    from treatments.services import session_schedule
+    from treatments.services import session_schedule_in_transaction
 
-    staff = StaffMember.objects.in_bulk([slot.consultant_id, slot.nurse_id or slot.consultant_id])
-    consultant = staff[slot.consultant_id]
-    nurse = staff[slot.nurse_id] if slot.nurse_id else None
-    room = Room.objects.get(pk=slot.room_id)
+    # The slot search names the team by id. They are not read here: the booking reads
+    # them where it locks them (``_lock_resources``) and checks them there.
+    consultant = StaffMember(pk=slot.consultant_id)
+    nurse = StaffMember(pk=slot.nurse_id) if slot.nurse_id else None
+    room = Room(pk=slot.room_id)
     if course is not None:
         if nurse is None:  # a treatment slot always has a nurse; never book one without
             raise DomainError("No nurse is free at that time.", code="taken")
-        session = session_schedule(
+        session = session_schedule_in_transaction(
             course=course,
             start=slot.start,
             minutes=minutes,
@@ -395,7 +478,7 @@ def _book_slot(
         )
         appointment = session.appointment
     else:
-        appointment = appointment_create(
+        appointment = appointment_create_in_transaction(
             patient=patient,
             treatment=treatment,
             start=slot.start,
@@ -406,11 +489,13 @@ def _book_slot(
             music_request=music_request,
             **booking,
         )
+    # The patient's place on the waiting list for this treatment is closed: one entry at
+    # most (a constraint), saved with its history.
     for entry in WaitingListEntry.objects.filter(
         patient=patient,
         treatment=treatment,
         status__in=[WaitingListEntry.Status.WAITING, WaitingListEntry.Status.OFFERED],
-    ):
+    ).order_by():
         entry.status = WaitingListEntry.Status.BOOKED
         entry.save(update_fields=["status"])
     return appointment
@@ -522,10 +607,16 @@ def appointment_reschedule(
     if slot is None:
         raise DomainError(TIME_TAKEN, code="conflict")
     old = (appointment.start, appointment.end, appointment.room_id)
-    consultant = StaffMember.objects.get(pk=slot.consultant_id)
-    nurse = StaffMember.objects.get(pk=slot.nurse_id) if slot.nurse_id else None
-    room = Room.objects.get(pk=slot.room_id)
-    _lock_resources(consultant=consultant, nurse=nurse, room=room, patient=appointment.patient)
+    team = _lock_resources(
+        consultant_id=slot.consultant_id,
+        nurse_id=slot.nurse_id,
+        room_id=slot.room_id,
+        patient_id=appointment.patient_id,
+    )
+    consultant, nurse, room = team.consultant, team.nurse, team.room
+    appointment_validate_people_and_room(
+        treatment=appointment.treatment, consultant=consultant, nurse=nurse, room=room
+    )
     appointment_check_clashes(
         start=slot.start,
         end=slot.end,
@@ -538,11 +629,12 @@ def appointment_reschedule(
     appointment.start, appointment.end = slot.start, slot.end
     appointment.consultant, appointment.nurse, appointment.room = consultant, nurse, room
     appointment.late_change = appointment.late_change or late
+    # No savepoint: a lost race leaves this transaction at once (see
+    # ``appointment_create_in_transaction``).
     try:
-        with transaction.atomic():
-            appointment.save(
-                update_fields=["start", "end", "consultant", "nurse", "room", "late_change"]
-            )
+        appointment.save(
+            update_fields=["start", "end", "consultant", "nurse", "room", "late_change"]
+        )
     except IntegrityError as exc:
         raise DomainError(TIME_TAKEN, code="conflict") from exc
     if session is not None and (session.consultant_id, session.nurse_id) != (

@@ -643,6 +643,32 @@ def _time_gone(request: HttpRequest, option: BookingOption, message: str, when: 
     )
 
 
+def _confirm_page(
+    request: HttpRequest,
+    patient: Patient,
+    option: BookingOption,
+    start: datetime,
+    minutes: int,
+    form: forms.Form,
+    *,
+    status: int = 200,
+    offer: Offer | None = None,
+) -> HttpResponse:
+    context: dict[str, Any] = {
+        "option": option,
+        "treatment": option.treatment,
+        "patient": patient,
+        "is_insured": patient.payer == Patient.Payer.INSURED,
+        "insurance_note": INSURANCE_NOTE,
+        "calendar_url": _calendar_url_for(option, start),
+        "is_session": option.treatment.is_treatment,
+        "cutoff_hours": settings.PATIENT_CHANGE_CUTOFF_HOURS,
+        "offer": offer or _offer(patient, option, start, minutes),
+        "form": form,
+    }
+    return render(request, "bookings/patient/confirm.html", context, status=status)
+
+
 @patient_required
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, key: str) -> HttpResponse:
@@ -664,16 +690,6 @@ def confirm(request: HttpRequest, key: str) -> HttpResponse:
             back_label="Back to the calendar",
         )
     start, minutes = chosen.cleaned_data["start"], chosen.cleaned_data["minutes"]
-    context: dict[str, Any] = {
-        "option": option,
-        "treatment": treatment,
-        "patient": patient,
-        "is_insured": patient.payer == Patient.Payer.INSURED,
-        "insurance_note": INSURANCE_NOTE,
-        "calendar_url": _calendar_url_for(option, start),
-        "is_session": treatment.is_treatment,
-        "cutoff_hours": settings.PATIENT_CHANGE_CUTOFF_HOURS,
-    }
     if request.method == "GET":
         offer = _offer(patient, option, start, minutes)
         if offer.slot is None:
@@ -693,48 +709,40 @@ def confirm(request: HttpRequest, key: str) -> HttpResponse:
                 "preauthorisation_code": patient.preauthorisation_code,
             },
         )
-        return render(
-            request, "bookings/patient/confirm.html", {**context, "offer": offer, "form": form}
-        )
+        return _confirm_page(request, patient, option, start, minutes, form, offer=offer)
 
     form = ConfirmForm(request.POST, lengths=lengths)
     if form.is_valid():
         try:
-            with transaction.atomic():
-                appointment = appointment_book(
-                    patient=patient,
-                    treatment=treatment,
-                    start=start,
-                    minutes=minutes,
-                    course=option.course,
-                    payer=form.cleaned_data["payer"],
-                    preauthorisation_code=form.cleaned_data["preauthorisation_code"],
-                    music_request=form.cleaned_data["music_request"],
-                    option=option,
-                )
-                link = request.build_absolute_uri(
-                    reverse("booking:appointment", args=[appointment.pk])
-                )
-                email_after_commit(appointment.pk, link, kind="booked")
+            # The rules were worked out above for this page: the service takes them as they
+            # are (it works them out itself when called without). It commits on its own;
+            # the email is handed over once it has.
+            appointment = appointment_book(
+                patient=patient,
+                treatment=treatment,
+                start=start,
+                minutes=minutes,
+                course=option.course,
+                payer=form.cleaned_data["payer"],
+                preauthorisation_code=form.cleaned_data["preauthorisation_code"],
+                music_request=form.cleaned_data["music_request"],
+                option=option,
+            )
         except DomainError as error:
             if error.code == "conflict":
                 return _time_gone(request, option, error.message, start)
             form.add_error(None, error.message)
         else:
+            page = reverse("booking:appointment", args=[appointment.pk])
+            email_after_commit(appointment.pk, request.build_absolute_uri(page), kind="booked")
             when = timezone.localtime(appointment.start)
             messages.success(
                 request,
                 f"Thank you: your {treatment.name.lower()} is booked for {when:%A} {when.day} "
                 f"{when:%B at %H:%M}. We have emailed you the details.",
             )
-            return redirect("booking:appointment", pk=appointment.pk)
-    offer = _offer(patient, option, start, minutes)
-    return render(
-        request,
-        "bookings/patient/confirm.html",
-        {**context, "offer": offer, "form": form},
-        status=400,
-    )
+            return redirect(page)
+    return _confirm_page(request, patient, option, start, minutes, form, status=400)
 
 
 # --- the patient's appointments ---------------------------------------------------------

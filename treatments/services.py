@@ -34,7 +34,7 @@ from aftercare import services as aftercare
 from bookings.models import Appointment
 from bookings.services import (
     appointment_check_clashes,
-    appointment_create,
+    appointment_create_in_transaction,
     appointment_set_status,
     appointment_validate_people_and_room,
 )
@@ -358,6 +358,33 @@ def session_schedule(
     Rule 2: no session beyond the plan (the consultant extends the course first).
     Rule 3: the minimum gap after the previous session. The course must be open.
     """
+    return session_schedule_in_transaction(
+        course=course,
+        start=start,
+        minutes=minutes,
+        consultant=consultant,
+        nurse=nurse,
+        room=room,
+        music_request=music_request,
+        **booking,
+    )
+
+
+def session_schedule_in_transaction(
+    *,
+    course: Course,
+    start: datetime,
+    minutes: int,
+    consultant: StaffMember,
+    nurse: StaffMember,
+    room: Room,
+    music_request: str = "",
+    **booking: Any,
+) -> SessionRecord:
+    """``session_schedule`` for a caller that holds a transaction already and lets every
+    error out of it (``bookings.services.appointment_book``): no savepoints of its own.
+    Without a transaction it writes nothing: ``appointment_create_in_transaction``, its
+    first write, refuses to run."""
     course = _locked_course(course)
     if not course.is_open:
         raise DomainError(f"The course is {course.get_status_display().lower()}; no more sessions.")
@@ -370,7 +397,7 @@ def session_schedule(
             code="beyond_plan",
         )
     session_date_check(course=course, number=number, when=start)
-    appointment = appointment_create(
+    appointment = appointment_create_in_transaction(
         patient=course.patient,
         treatment=course.treatment,
         start=start,
@@ -385,8 +412,9 @@ def session_schedule(
         course=course,
         number=number,
         appointment=appointment,
-        consultant=consultant,
-        nurse=nurse,
+        # As read under their locks by appointment_create.
+        consultant=appointment.consultant,
+        nurse=appointment.nurse,
         legs_treated=course.legs,
         sclerosant=course.treatment.default_sclerosant or SessionRecord.sclerosant.field.default,
         music_requested=music_request,

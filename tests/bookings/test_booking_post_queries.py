@@ -25,10 +25,12 @@ from ..factories import AppointmentFactory, local, treatment
 pytestmark = pytest.mark.django_db
 
 # The POST's queries: session, user, roles, patient, treatment, the rules' facts (1),
-# the day's search (7), the team (2), locks (3), clashes (1), price (1), the insert and
-# its history (2), the reminder preference and reminders (2), waiting list (1), plus
-# the transaction's savepoints.
-BUDGET = 33
+# the day's search (7), the locks, which also read the team (3), clashes (1), price (1),
+# the insert and its history (2), the reminder preference and reminders (2), waiting
+# list (1), plus one savepoint (2 statements: the test's own transaction turns the
+# booking's transaction into one). It was 33 when the team was read before it was locked,
+# and 29 while the appointment and its insert had a savepoint each.
+BUDGET = 25
 NOW = local(2026, 5, 25, 8)
 
 
@@ -93,3 +95,28 @@ def test_an_option_worked_out_for_another_treatment_is_not_trusted(patient, open
             minutes=30,
             option=consultation,
         )
+
+
+def test_an_option_worked_out_for_another_patient_is_not_trusted(patient, open_clinic) -> None:
+    """Another patient's answer (someone free to book a consultation) does not let this
+    patient book a second consultation: the service works the rules out for them."""
+    from bookings.selectors import booking_option_for
+    from clinic.errors import DomainError
+
+    from ..factories import PatientFactory
+
+    consultation = treatment("initial-consultation")
+    with time_machine.travel(NOW, tick=False):
+        appointment_book(
+            patient=patient, treatment=consultation, start=local(2026, 6, 2, 10), minutes=30
+        )
+        theirs = booking_option_for(patient=PatientFactory(), treatment=consultation)
+        assert theirs.allowed
+        with pytest.raises(DomainError, match="already have a consultation"):
+            appointment_book(
+                patient=patient,
+                treatment=consultation,
+                start=local(2026, 6, 3, 10),
+                minutes=30,
+                option=theirs,
+            )
