@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import time
 
 from django.db import transaction
+from django.db.models import TextField, Value
+from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
 from clinic.errors import DomainError
@@ -32,6 +34,8 @@ Status = Reminder.Status
 WALK_OFF_REASON = "Walk reminders turned off"
 UNSUBSCRIBED_REASON = "Unsubscribed"
 SMS_OFF_REASON = "Text messages turned off"
+# The note a retried reminder keeps of its last error is cut to this many characters.
+RETRY_NOTE_LENGTH = 2000
 
 
 @transaction.atomic
@@ -52,6 +56,7 @@ def walk_reminders_set(*, patient: Patient, walk_time: time, enabled: bool) -> R
     walked = set(
         CheckIn.objects.filter(plan__patient=patient, walked=True).values_list("plan_id", "day")
     )
+    restored = []
     for reminder in stopped:
         if reminder.day is None:  # never: filtered above
             continue
@@ -61,7 +66,9 @@ def walk_reminders_set(*, patient: Patient, walk_time: time, enabled: bool) -> R
         reminder.status = Status.PENDING
         reminder.due_at = due
         reminder.last_error = ""
-        reminder.save(update_fields=["status", "due_at", "last_error"])
+        restored.append(reminder)
+    # One UPDATE for all of them (each keeps its own due time), not one per day.
+    Reminder.objects.bulk_update(restored, ["status", "due_at", "last_error"])
     return preference
 
 
@@ -165,19 +172,18 @@ def reminder_resubscribe(*, patient: Patient, kind: str) -> ReminderPreference:
     return preference
 
 
-@transaction.atomic
 def reminders_retry(*, reminder_ids: Iterable[int]) -> int:
     """Failed reminders go back to the outbox to be tried again from the first attempt.
-    Only failed ones move: a reminder sent, waiting or cancelled is left as it is."""
-    failed = Reminder.objects.select_for_update().filter(
-        pk__in=list(reminder_ids), status=Status.FAILED
+    Only failed ones move: a reminder sent, waiting or cancelled is left as it is.
+
+    One UPDATE, whatever the number: it locks the rows it changes, and the status is
+    checked again under the lock, so a reminder changed meanwhile is left alone."""
+    return Reminder.objects.filter(pk__in=list(reminder_ids), status=Status.FAILED).update(
+        status=Status.PENDING,
+        attempts=0,
+        claimed_at=None,
+        last_error=Left(
+            Concat(Value("Tried again after: "), "last_error", output_field=TextField()),
+            RETRY_NOTE_LENGTH,
+        ),
     )
-    count = 0
-    for reminder in failed:
-        reminder.status = Status.PENDING
-        reminder.attempts = 0
-        reminder.claimed_at = None
-        reminder.last_error = f"Tried again after: {reminder.last_error}"[:2000]
-        reminder.save(update_fields=["status", "attempts", "claimed_at", "last_error"])
-        count += 1
-    return count
