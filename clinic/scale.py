@@ -2243,10 +2243,16 @@ def _delete_with_history(queryset: models.QuerySet[Any]) -> int:
 
 
 def _delete_users(users: models.QuerySet[User]) -> int:
-    """Users go last: what depends on them first (the ORM, for sessions, devices and log
-    entries), history rows lose their author, then one DELETE. Django's own delete would
-    build a query per relation holding every user's key, seconds for 5,000 users."""
-    deleted = 0
+    """Users go last: what depends on them first (their sessions ended, cached copies
+    too; then the ORM, for devices and log entries), history rows lose their author, then
+    one DELETE. Django's own delete would build a query per relation holding every user's
+    key, seconds for 5,000 users."""
+    from qsessions.models import Session
+
+    from .sessions import end_sessions
+
+    # Their sessions first, cached copies included (decision 0006).
+    deleted = end_sessions(Session.objects.filter(user__in=users))
     for relation in User._meta.related_objects:
         if relation.many_to_many or relation.on_delete not in (models.CASCADE, models.SET_NULL):
             continue  # PROTECT: the patient and staff rows are gone already

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from clinic.middleware import SEEN_KEY
 from clinic.sessions import SessionCache, SessionStore, end_sessions
+from patients.models import Patient
 from patients.services import account_closure_complete, account_closure_request
 
 from ..factories import PASSWORD, NurseFactory, PatientFactory
@@ -202,6 +203,27 @@ def test_sessions_deleted_in_bulk_end_at_once(person) -> None:
     first = browser(person)
     Session.objects.filter(user=person).delete()
     assert not cached(first)
+    assert not signed_in(first)
+
+
+def test_scale_data_deleted_ends_its_peoples_sessions_at_once() -> None:
+    """``seed_scale --reset`` deletes the scale clinic's users in bulk: their sessions go
+    with their cached copies, not only their rows."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from clinic.scale import SCALE_EMAIL_DOMAIN
+
+    def seed(*args: str) -> None:
+        call_command("seed_scale", "--scale", "0.01", "--force", *args, stdout=StringIO())
+
+    seed()
+    scale_patient = Patient.objects.filter(user__email__iendswith=f"@{SCALE_EMAIL_DOMAIN}")
+    first = browser(scale_patient.first().user)
+    seed("--reset")
+    assert not cached(first)
+    assert not Session.objects.filter(session_key=key_of(first)).exists()
     assert not signed_in(first)
 
 
