@@ -487,7 +487,7 @@ def open_session(user: User) -> str:
     engine = import_module(settings.SESSION_ENGINE)
     request = RequestFactory().get("/", REMOTE_ADDR=HOST, HTTP_USER_AGENT=USER_AGENT)
     request.session = engine.SessionStore(ip=HOST, user_agent=USER_AGENT)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="clinic.backends.ModelBackendWithRoles")
     request.session.save()
     return str(request.session.session_key)
 

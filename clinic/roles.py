@@ -30,17 +30,25 @@ _CACHE_ATTR = "_veinline_roles"
 
 
 def roles_of(user: User | AnonymousUser) -> frozenset[str]:
-    """The role names a user holds, read once per user object (one query)."""
+    """The role names a user holds, read once per user object (one query, or none when
+    the user was read by the log-in backend with its roles)."""
     if not user.is_authenticated:
         return frozenset()
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            names.add(Role.CLINIC_ADMIN)
-        cached = frozenset(names)
-        setattr(user, _CACHE_ATTR, cached)
+        cached = remember_roles(user, set(user.groups.values_list("name", flat=True)))
     return cached
+
+
+def remember_roles(user: User, group_names: set[str]) -> frozenset[str]:
+    """Remember on ``user`` the roles of these group names (as read with the user by
+    clinic/backends.py, or by ``roles_of``); superusers count as clinic admins."""
+    names = set(group_names)
+    if user.is_superuser:
+        names.add(Role.CLINIC_ADMIN)
+    roles = frozenset(names)
+    setattr(user, _CACHE_ATTR, roles)
+    return roles
 
 
 def has_role(user: User | AnonymousUser, *roles: str) -> bool:

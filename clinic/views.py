@@ -45,7 +45,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             form.add_error(None, error.message)
         else:
-            login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, patient.user, backend="clinic.backends.ModelBackendWithRoles")
             messages.success(request, f"Welcome, {patient.user.first_name}. Your account is ready.")
             return redirect("home")
     status = 400 if request.method == "POST" else 200

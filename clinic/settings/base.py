@@ -320,7 +320,8 @@ CLINICAL_RECORD_RETENTION_YEARS = env_int("CLINICAL_RECORD_RETENTION_YEARS", 8)
 AUTHENTICATION_BACKENDS = [
     # Counts failed log-ins and refuses a locked-out username + address (django-axes).
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the roles with the user (one query less a request).
+    "clinic.backends.ModelBackendWithRoles",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
