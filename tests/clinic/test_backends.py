@@ -38,6 +38,8 @@ def test_the_user_comes_with_their_roles_in_one_query(
         read = read_fresh(user.pk)
         assert roles_of(read) == expected
     assert read == user
+    assert read.get_deferred_fields() == set()  # the whole row, as Django's backend reads it
+    assert (read.email, read.password, read.is_active) == (user.email, user.password, True)
 
 
 def test_several_roles_and_a_superuser_read_as_roles_of_reads_them(
