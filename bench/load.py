@@ -1061,6 +1061,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-requests", type=int, default=20, help="requests per profiled target (20)"
     )
+    parser.add_argument(
+        "--profile-functions",
+        action="store_true",
+        help="with --profile: cProfile's table of the functions that take the most time by "
+        "themselves (template lookups, lazy strings), instead of pyinstrument's call tree",
+    )
     args = parser.parse_args(argv)
     if args.duration < 1 or args.duration > 600:
         parser.error("--duration must be between 1 and 600 seconds")
@@ -1104,7 +1110,7 @@ def measure(args: argparse.Namespace, port: int, people: People) -> list[Figures
     if args.profile:
         for target in targets:
             if any(word.lower() in target.name.lower() for word in args.profile):
-                profile_target(target, args.profile_requests)
+                profile_target(target, args.profile_requests, by_function=args.profile_functions)
         if any(word.lower() == "post" for word in args.profile) and people.booking:
             profile_posts(prepare_bookings(args, port, people), args.profile_requests)
         return []
@@ -1136,10 +1142,10 @@ def measure_get(args: argparse.Namespace, port: int, target: GetTarget, folder: 
     return run_wrk(args, port, target, folder)
 
 
-def profile_target(target: GetTarget, count: int) -> None:
+def profile_target(target: GetTarget, count: int, *, by_function: bool = False) -> None:
     """Where one target's time goes: its requests in this process (no server, no wrk),
     with the queries of one request and a profile of ``count`` of them (pyinstrument
-    when installed, else cProfile)."""
+    when installed, else cProfile; cProfile by own time with ``by_function``)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -1161,6 +1167,8 @@ def profile_target(target: GetTarget, count: int) -> None:
         print(f"  {float(query['time']) * 1000:6.1f} ms  {query['sql'][:160]}")
     started = time.perf_counter()
     try:
+        if by_function:
+            raise ImportError  # cProfile's table instead
         from pyinstrument import Profiler
     except ImportError:
         import cProfile
@@ -1169,7 +1177,7 @@ def profile_target(target: GetTarget, count: int) -> None:
         with cProfile.Profile() as profile:
             for number in range(count):
                 one(number)
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profile).sort_stats("tottime" if by_function else "cumulative").print_stats(40)
     else:
         profiler = Profiler(interval=0.0005)
         with profiler:

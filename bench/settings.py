@@ -2,7 +2,8 @@
 
 Everything comes from ``clinic.settings.production`` unchanged: DEBUG off, SECRET_KEY
 required from the environment, ALLOWED_HOSTS, HTTPS redirect behind the proxy header,
-secure cookies, HSTS, staff two-step log-in, database sessions. The benchmark's client
+secure cookies, HSTS, staff two-step log-in, sessions read from Redis
+with their rows in PostgreSQL. The benchmark's client
 sends ``X-Forwarded-Proto: https`` as the clinic's proxy would, so the HTTPS redirect
 stays on. Only the lines below differ, each for a reason a benchmark on the loopback has.
 
