@@ -29,3 +29,17 @@ def ping(token: str) -> str:
 def noop() -> None:
     """Does nothing: a task's cost to the broker and the worker alone, the ceiling that
     benchmarks compare real tasks with (bench/reminders_dispatch.py)."""
+
+
+@shared_task(name="clinic.tasks.clear_expired_sessions", ignore_result=True)
+def clear_expired_sessions() -> int:
+    """Delete the sessions that have expired, as Django's ``clearsessions`` would, and
+    their cached copies with them (decision 0006). Beat runs it once a day; without it the
+    session table only grows. Returns how many were deleted."""
+    from qsessions.models import Session
+
+    from .sessions import end_sessions
+
+    count = end_sessions(Session.objects.filter(expire_date__lt=timezone.now()))
+    logger.info("expired sessions deleted: %s", count)
+    return count

@@ -249,6 +249,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Expired sessions (rows and cached copies) go once a day, as `clearsessions` would.
+    "clear-expired-sessions": {
+        "task": "clinic.tasks.clear_expired_sessions",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 60 * 60},
+    },
 }
 HEALTHZ_TIMEOUT_SECONDS = 2
 

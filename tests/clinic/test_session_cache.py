@@ -401,3 +401,24 @@ def test_the_settings_cache_sessions_only_with_a_shared_cache(monkeypatch) -> No
     finally:
         monkeypatch.undo()
         importlib.reload(base)
+
+
+def test_expired_sessions_are_cleared_every_day_with_their_copies(person) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clinic.tasks import clear_expired_sessions
+
+    expired, live = browser(person), browser(person)
+    Session.objects.filter(session_key=key_of(expired)).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    assert clear_expired_sessions() == 1
+    assert not Session.objects.filter(session_key=key_of(expired)).exists()
+    assert not cached(expired)
+    assert Session.objects.filter(session_key=key_of(live)).exists() and cached(live)
+    assert signed_in(live)
+    schedule = settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]
+    assert schedule["task"] == clear_expired_sessions.name
+    assert schedule["schedule"] <= 24 * 60 * 60
