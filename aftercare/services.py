@@ -118,13 +118,17 @@ def _schedule_all(
     patient: Patient,
     preference: ReminderPreference,
     wanted: Sequence[tuple[str, datetime, str]],
+    days: Sequence[date | None] = (),
     **about: object,
 ) -> None:
     """Several reminders (kind, due, key) as ``_schedule`` makes them, in one insert: a
     key already there (made before, or at the same moment by another process) is left as
-    it is, so running this twice makes each reminder once."""
+    it is, so running this twice makes each reminder once. ``days``, when given, is each
+    reminder's own ``day`` (an aftercare plan's)."""
     rows = []
-    for kind, due_at, key in wanted:
+    for number, (kind, due_at, key) in enumerate(wanted):
+        if days:
+            about = {**about, "day": days[number]}
         if kind in preference.unsubscribed_kinds:
             continue
         channels = [Reminder.Channel.EMAIL]
@@ -238,34 +242,33 @@ def aftercare_plan_create(*, session: SessionRecord, extra_instructions: str = "
 
 
 def _plan_reminders(plan: AftercarePlan) -> None:
-    patient = plan.patient
-    preference = preference_for(patient)
+    """The plan's reminders (stockings off, each day's walk, the next window) in one
+    insert: a session's completion used to make them one query at a time."""
+    preference = preference_for(plan.patient)
     now = timezone.now()
     base = f"plan:{plan.pk}"
-    stockings_off = local_moment(plan.stockings_until, time(18, 0))
-    if stockings_off > now:
-        _schedule(
-            patient=patient,
-            kind=Kind.STOCKINGS_OFF,
-            due_at=stockings_off,
-            key=f"{base}:stockings_off",
-            preference=preference,
-            plan=plan,
-            day=plan.stockings_until,
-        )
+    wanted: list[tuple[str, datetime, str]] = []
+    days: list[date | None] = []
+
+    def want(kind: str, due: datetime, key: str, day: date) -> None:
+        if due > now:
+            wanted.append((kind, due, key))
+            days.append(day)
+
+    want(
+        Kind.STOCKINGS_OFF,
+        local_moment(plan.stockings_until, time(18, 0)),
+        f"{base}:stockings_off",
+        plan.stockings_until,
+    )
     day = plan.starts_on + timedelta(days=1)
     while day <= plan.walk_until:
-        due = local_moment(day, preference.walk_time)
-        if due > now:
-            _schedule(
-                patient=patient,
-                kind=Kind.DAILY_WALK,
-                due_at=due,
-                key=f"{base}:walk:{day.isoformat()}",
-                preference=preference,
-                plan=plan,
-                day=day,
-            )
+        want(
+            Kind.DAILY_WALK,
+            local_moment(day, preference.walk_time),
+            f"{base}:walk:{day.isoformat()}",
+            day,
+        )
         day += timedelta(days=1)
     course = plan.course
     opens = plan.starts_on + timedelta(days=course.min_gap_days)
@@ -275,17 +278,8 @@ def _plan_reminders(plan: AftercarePlan) -> None:
         upper = plan.starts_on + timedelta(days=course.treatment.min_gap_days_highest)
         kinds = [(Kind.WINDOW_OPENS, opens), (Kind.WINDOW_UPPER_END, upper)]
     for kind, day in kinds:
-        due = local_moment(day, time(9, 0))
-        if due > now:
-            _schedule(
-                patient=patient,
-                kind=kind,
-                due_at=due,
-                key=f"{base}:{kind}",
-                preference=preference,
-                plan=plan,
-                day=day,
-            )
+        want(kind, local_moment(day, time(9, 0)), f"{base}:{kind}", day)
+    _schedule_all(patient=plan.patient, preference=preference, wanted=wanted, days=days, plan=plan)
 
 
 @transaction.atomic

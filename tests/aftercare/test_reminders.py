@@ -207,6 +207,26 @@ def test_the_reminder_preference_is_read_once_per_plan_not_per_reminder(
     assert preference_reads(queries) <= 2  # the plan's, and the session booking's
 
 
+def test_a_plans_reminders_go_in_at_once_not_one_query_each(course, schedule, nurse, sign_consent):
+    """About 30 reminders with their own days, in one insert (reminders made one at a
+    time were a query each; django-zeal flagged the repeated reads)."""
+    with (
+        time_machine.travel(local(2026, 5, 4, 12), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        session = complete_session(course, schedule, nurse, sign_consent, local(2026, 5, 4, 10))
+    plan_reminders = Reminder.objects.filter(plan__session=session)
+    assert plan_reminders.count() > 20
+    reminder_queries = [
+        q["sql"] for q in queries.captured_queries if '"aftercare_reminder"' in q["sql"]
+    ]
+    # The session's booking confirmation (one insert) and the plan's (one insert).
+    assert len(reminder_queries) <= 3, reminder_queries
+    walks = plan_reminders.filter(kind=Kind.DAILY_WALK).order_by("day")
+    assert [r.day for r in walks] == sorted({r.day for r in walks})
+    assert all(r.due_at == local(r.day.year, r.day.month, r.day.day, 9) for r in walks)
+
+
 def test_the_reminder_preference_is_read_once_per_booking(frozen, open_clinic, patient):
     with CaptureQueriesContext(connection) as queries:
         appointment = book_consultation(patient, local(2026, 5, 8, 10))
