@@ -103,8 +103,7 @@ def appointment_check_clashes(
         raise DomainError("The patient already has an appointment at that time.", code="conflict")
 
 
-@transaction.atomic
-def appointment_create(
+def appointment_create_in_transaction(
     *,
     patient: Patient,
     treatment: Treatment,
@@ -128,44 +127,12 @@ def appointment_create(
 
     Only the ids of ``consultant``, ``nurse`` and ``room`` are used: they are read again
     by the queries that lock them, and checked as they are then (see ``_lock_resources``).
-    """
-    return appointment_create_in_transaction(
-        patient=patient,
-        treatment=treatment,
-        start=start,
-        minutes=minutes,
-        consultant=consultant,
-        room=room,
-        nurse=nurse,
-        music_request=music_request,
-        notes=notes,
-        payer=payer,
-        preauthorisation_code=preauthorisation_code,
-        booked_online=booked_online,
-    )
 
-
-def appointment_create_in_transaction(
-    *,
-    patient: Patient,
-    treatment: Treatment,
-    start: datetime,
-    minutes: int,
-    consultant: StaffMember,
-    room: Room,
-    nurse: StaffMember | None = None,
-    music_request: str = "",
-    notes: str = "",
-    payer: str = Payer.SELF_FUNDED,
-    preauthorisation_code: str = "",
-    booked_online: bool = False,
-) -> Appointment:
-    """``appointment_create`` for a caller that holds a transaction already and lets every
+    This is the version for a caller that holds a transaction already and lets every
     error out of it (``appointment_book``, ``session_schedule``): no savepoint of its own,
-    which saves two statements per booking.
-
-    A refusal raised here must leave the caller's transaction (or its savepoint) at once:
-    after a failed insert PostgreSQL accepts no further statement in it.
+    which saves two statements per booking. A refusal raised here must leave the caller's
+    transaction (or its savepoint) at once: after a failed insert PostgreSQL accepts no
+    further statement in it. ``appointment_create`` is the same in a transaction of its own.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("appointment_create_in_transaction needs a transaction.")
@@ -222,6 +189,10 @@ def appointment_create_in_transaction(
     # The outbox rows go in with the booking: no broker is needed to book.
     aftercare.reminders_for_appointment(appointment=appointment)
     return appointment
+
+
+# The service for every other caller: the same, in a transaction of its own.
+appointment_create = transaction.atomic(appointment_create_in_transaction)
 
 
 TIME_TAKEN = "Sorry, that time was just taken. Please choose another."

@@ -341,8 +341,7 @@ def earliest_next_session_date(
     return local_date(last.appointment.start) + timedelta(days=course.min_gap_days)
 
 
-@transaction.atomic
-def session_schedule(
+def session_schedule_in_transaction(
     *,
     course: Course,
     start: datetime,
@@ -357,34 +356,13 @@ def session_schedule(
 
     Rule 2: no session beyond the plan (the consultant extends the course first).
     Rule 3: the minimum gap after the previous session. The course must be open.
-    """
-    return session_schedule_in_transaction(
-        course=course,
-        start=start,
-        minutes=minutes,
-        consultant=consultant,
-        nurse=nurse,
-        room=room,
-        music_request=music_request,
-        **booking,
-    )
 
-
-def session_schedule_in_transaction(
-    *,
-    course: Course,
-    start: datetime,
-    minutes: int,
-    consultant: StaffMember,
-    nurse: StaffMember,
-    room: Room,
-    music_request: str = "",
-    **booking: Any,
-) -> SessionRecord:
-    """``session_schedule`` for a caller that holds a transaction already and lets every
+    This is the version for a caller that holds a transaction already and lets every
     error out of it (``bookings.services.appointment_book``): no savepoints of its own.
     Without a transaction it writes nothing: ``appointment_create_in_transaction``, its
-    first write, refuses to run."""
+    first write, refuses to run. ``session_schedule`` is the same in a transaction of its
+    own.
+    """
     course = _locked_course(course)
     if not course.is_open:
         raise DomainError(f"The course is {course.get_status_display().lower()}; no more sessions.")
@@ -419,6 +397,10 @@ def session_schedule_in_transaction(
         sclerosant=course.treatment.default_sclerosant or SessionRecord.sclerosant.field.default,
         music_requested=music_request,
     )
+
+
+# The service for every other caller: the same, in a transaction of its own.
+session_schedule = transaction.atomic(session_schedule_in_transaction)
 
 
 @transaction.atomic
